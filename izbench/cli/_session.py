@@ -1,0 +1,22 @@
+"""The frame around every command that calls models: one runtime, one closing count line."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import typer
+
+from izbench.cli._app import err_console, settings_of
+from izbench.runtime import Runtime
+
+
+@contextmanager
+def model_session(ctx: typer.Context) -> Iterator[Runtime]:
+    """A runtime for the command; on the way out (also on errors) print calls served vs made."""
+    runtime = Runtime(settings_of(ctx))
+    try:
+        yield runtime
+    finally:
+        runtime.close()
+        err_console.print(runtime.stats.summary(), highlight=False)

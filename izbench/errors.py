@@ -1,0 +1,22 @@
+"""User-facing errors: each carries one line that says what went wrong and how to fix it.
+
+The CLI prints ``str(error)`` alone (no traceback) for these, so the message must stand on its own.
+"""
+
+from __future__ import annotations
+
+
+class IzbenchError(Exception):
+    """An error caused by input or environment, not by a bug in izbench."""
+
+
+class ConfigError(IzbenchError):
+    """A setting, flag or file has a value izbench cannot use."""
+
+
+class BackendError(IzbenchError):
+    """A model backend could not be reached or answered with something unusable."""
+
+
+class CacheMissError(IzbenchError):
+    """``--cache-mode replay`` met a request that is not in the cache."""

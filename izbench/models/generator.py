@@ -1,0 +1,78 @@
+"""The instruction generator: the open-source LLM that turns demos (and a soft prompt) into text.
+
+InstructZero feeds ``[soft prompt tokens] + embed(chat(template(demos)))`` to the open LLM as
+``inputs_embeds`` and reads back an instruction. Every call goes through the cached client, so a
+soft prompt's instruction is computed once per (soft-prompt bytes, demos, seed, sample index).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from izbench.cache import CachedClient
+from izbench.models.types import CompletionRequest, SoftPrompt
+
+INSTRUCTZERO_TEMPLATE = "\n[DEMOS]\n\nThe instruction was to?"
+"""Upstream InstructZero's generator prompt (the user turn of the chat-formatted prompt)."""
+
+
+def format_demos(pairs: Sequence[tuple[str, str]]) -> str:
+    """Demos as the papers show them: ``Input: x\\nOutput: y``, joined by blank lines."""
+    return "\n\n".join(f"Input: {x}\nOutput: {y}" for x, y in pairs)
+
+
+class InstructionGenerator:
+    """Writes instructions from demos, optionally steered by a soft prompt."""
+
+    def __init__(
+        self,
+        client: CachedClient,
+        template: str = INSTRUCTZERO_TEMPLATE,
+        max_new_tokens: int = 128,
+    ) -> None:
+        if "[DEMOS]" not in template:
+            raise ValueError("generator template must contain [DEMOS]")
+        self.client = client
+        self.template = template
+        self.max_new_tokens = max_new_tokens
+
+    def requests(
+        self,
+        items: Sequence[tuple[torch.Tensor | None, str]],
+        *,
+        seed: int = 0,
+        temperature: float = 0.0,
+        top_p: float = 1.0,
+        sample_indices: Sequence[int] | None = None,
+    ) -> list[CompletionRequest]:
+        """The cached requests for (soft prompt or None, demo text) items."""
+        indices = list(sample_indices) if sample_indices is not None else [0] * len(items)
+        return [
+            CompletionRequest.user(
+                self.template.replace("[DEMOS]", demos),
+                max_tokens=self.max_new_tokens,
+                temperature=temperature,
+                top_p=top_p if temperature > 0 else 1.0,
+                seed=seed,
+                sample_index=index,
+                soft_prompt=None if soft is None else SoftPrompt.from_tensor(soft),
+            )
+            for (soft, demos), index in zip(items, indices, strict=True)
+        ]
+
+    def generate(
+        self,
+        items: Sequence[tuple[torch.Tensor | None, str]],
+        *,
+        seed: int = 0,
+        temperature: float = 0.0,
+        top_p: float = 1.0,
+        sample_indices: Sequence[int] | None = None,
+    ) -> list[str]:
+        """One instruction per item; greedy unless ``temperature`` > 0 (then seeded per item)."""
+        reqs = self.requests(
+            items, seed=seed, temperature=temperature, top_p=top_p, sample_indices=sample_indices
+        )
+        return [c.text.strip() for c in self.client.complete(reqs)]

@@ -1,0 +1,114 @@
+"""Request and response records shared by every model backend and the cache.
+
+A request holds everything that can change a model's output (so it can be hashed into a cache
+key); a completion holds what a caller needs back. Both are frozen pydantic models so they
+serialise to canonical JSON and never change after they are made.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Literal
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
+
+Role = Literal["system", "user", "assistant"]
+
+
+class ChatMessage(BaseModel):
+    """One turn of a chat prompt."""
+
+    model_config = ConfigDict(frozen=True)
+
+    role: Role
+    content: str
+
+
+class SoftPrompt(BaseModel):
+    """A continuous prompt: rows of embeddings prepended to the token embeddings.
+
+    Stored as the raw float32 bytes so the cache key sees the exact values, not a rounding.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    data: bytes
+    """Little-endian float32 values, row-major."""
+    shape: tuple[int, int]
+    """(number of virtual tokens, hidden size)."""
+
+    @field_serializer("data")
+    def _b64(self, value: bytes) -> str:
+        return base64.b64encode(value).decode("ascii")
+
+    @field_validator("data", mode="before")
+    @classmethod
+    def _from_b64(cls, value: object) -> object:
+        return base64.b64decode(value) if isinstance(value, str) else value
+
+    @classmethod
+    def from_tensor(cls, tensor: torch.Tensor) -> SoftPrompt:
+        """Freeze a (tokens, hidden) tensor; any dtype or device is converted to CPU float32."""
+        if tensor.dim() != 2:
+            raise ValueError(
+                f"soft prompt must be 2-D (tokens, hidden), got shape {tuple(tensor.shape)}"
+            )
+        values = tensor.detach().to("cpu", torch.float32).contiguous()
+        return cls(data=values.numpy().tobytes(), shape=(values.shape[0], values.shape[1]))
+
+    def to_tensor(self) -> torch.Tensor:
+        """The embeddings as a new CPU float32 tensor."""
+        flat = torch.frombuffer(bytearray(self.data), dtype=torch.float32)
+        return flat.reshape(self.shape).clone()
+
+
+class CompletionRequest(BaseModel):
+    """A chat completion request: the unit every backend answers and the cache stores."""
+
+    model_config = ConfigDict(frozen=True)
+
+    messages: tuple[ChatMessage, ...]
+    max_tokens: int = Field(default=64, ge=1)
+    temperature: float = Field(default=0.0, ge=0.0)
+    """0 means greedy decoding."""
+    top_p: float = Field(default=1.0, gt=0.0, le=1.0)
+    seed: int = 0
+    """Seeds sampling; with sample_index it makes each sample reproducible on its own."""
+    sample_index: int = 0
+    """Which of several samples for the same prompt this is."""
+    stop: tuple[str, ...] = ()
+    soft_prompt: SoftPrompt | None = None
+    """Only the local transformers backend accepts a soft prompt."""
+
+    @classmethod
+    def user(cls, content: str, **params: object) -> CompletionRequest:
+        """A one-turn request with the given user message."""
+        return cls(messages=(ChatMessage(role="user", content=content),), **params)  # type: ignore[arg-type]
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature == 0.0
+
+    @property
+    def sampling_seed(self) -> int:
+        """One seed per (seed, sample index): every sample is reproducible on its own."""
+        return (self.seed * 1_000_003 + self.sample_index) % (2**31 - 1)
+
+
+FinishReason = Literal["stop", "length"]
+
+
+class Completion(BaseModel):
+    """A complete, successful answer. Only these are cached."""
+
+    model_config = ConfigDict(frozen=True)
+
+    text: str
+    finish_reason: FinishReason
+    prompt_tokens: int
+    completion_tokens: int
+    latency_s: float
+    """Wall time of the call that produced it (not of a cache hit)."""
+    cached: bool = False
+    """True when served from the cache; never stored."""

@@ -1,0 +1,57 @@
+"""Resolved settings: CLI flags over ``IZBENCH_*`` environment variables over defaults.
+
+One validated object is built per command and handed down the path
+CLI -> runner -> methods -> clients, so nothing below the CLI reads the environment itself.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from izbench.cache import CacheMode
+
+BlackBoxKind = Literal["local", "llamacpp", "openai"]
+
+
+class Settings(BaseSettings):
+    """Everything a run may be configured with."""
+
+    model_config = SettingsConfigDict(env_prefix="IZBENCH_", extra="ignore")
+
+    cache_dir: Path = Path("results/cache")
+    """Directory of the response cache (diskcache)."""
+    cache_mode: CacheMode = CacheMode.USE
+    """use | refresh | off | replay."""
+    store: Path = Path("results/izbench.duckdb")
+    """DuckDB file holding runs, candidates, predictions and metrics."""
+    seed: int = 0
+    """Root seed of a run; every random choice is derived from it per item."""
+    verbose: int = 0
+    """0 quiet, 1 info, 2 debug."""
+    data_dir: Path | None = None
+    """Directory of the Instruction Induction data (raw/induce, raw/execute, annotations)."""
+    model_dir: Path | None = None
+    """Where converted embedded weights are kept (default ~/.cache/izbench/models)."""
+
+    blackbox: BlackBoxKind = "local"
+    """Which backend answers as the black box (measured fastest embedded one by default)."""
+    local_batch_size: int = Field(default=16, ge=1)
+    """Rows decoded together by the in-process transformers model."""
+
+    openai_base_url: str = "https://api.openai.com/v1"
+    """Any OpenAI-compatible endpoint (vLLM, Ollama, llama.cpp, OpenAI)."""
+    openai_model: str = "gpt-3.5-turbo"
+    openai_revision: str | None = None
+    """Pins the model in cache keys when its name alone does not (e.g. a dated snapshot)."""
+    openai_api_key: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("openai_api_key", "IZBENCH_OPENAI_API_KEY", "OPENAI_API_KEY"),
+        repr=False,
+        exclude=True,
+    )
+    openai_concurrency: int = Field(default=4, ge=1)
+    openai_max_attempts: int = Field(default=6, ge=1)

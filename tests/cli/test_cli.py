@@ -1,0 +1,78 @@
+"""The command line as a user runs it: a real process, real models, one line per error."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+
+def izbench(
+    *args: str, tmp: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, "IZBENCH_CACHE_DIR": str(tmp / "cache"), **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "izbench", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=300,
+    )
+
+
+def test_help_lists_the_commands(tmp_path: Path) -> None:
+    result = izbench("--help", tmp=tmp_path)
+    assert result.returncode == 0
+    for command in ("models", "complete", "generate", "cache"):
+        assert command in result.stdout
+
+
+def test_models_shows_the_default_backend(tmp_path: Path) -> None:
+    result = izbench("models", tmp=tmp_path, env={"IZBENCH_BLACKBOX": "llamacpp"})
+    assert result.returncode == 0, result.stderr
+    assert "SmolLM2-135M-Instruct" in result.stdout
+    line = next(line for line in result.stdout.splitlines() if "llamacpp" in line)
+    assert "yes" in line.split("│")[-2]
+
+
+def test_complete_twice_then_replay(tmp_path: Path) -> None:
+    args = ("complete", "Say hello.", "--backend", "local", "--max-tokens", "6")
+    cold = izbench(*args, tmp=tmp_path)
+    assert cold.returncode == 0, cold.stderr
+    assert "0 served from cache, 1 made" in cold.stderr
+    warm = izbench("--cache-mode", "replay", *args, tmp=tmp_path)
+    assert warm.returncode == 0, warm.stderr
+    assert "1 served from cache, 0 made; tokens spent: 0" in warm.stderr
+    assert warm.stdout.splitlines()[-1] == cold.stdout.splitlines()[-1]
+    miss = izbench(
+        "--cache-mode", "replay", "complete", "Something new.", "--backend", "local", tmp=tmp_path
+    )
+    assert miss.returncode == 2
+    error_lines = [line for line in miss.stderr.splitlines() if line.startswith("error:")]
+    assert len(error_lines) == 1 and "not in the cache" in error_lines[0]
+    assert "Traceback" not in miss.stderr
+
+
+def test_cache_stats_path_and_clear(tmp_path: Path) -> None:
+    izbench("complete", "Hi.", "--backend", "local", "--max-tokens", "4", tmp=tmp_path)
+    stats = izbench("cache", "stats", tmp=tmp_path)
+    assert stats.returncode == 0 and "1 entries" in stats.stdout
+    path = izbench("cache", "path", tmp=tmp_path)
+    assert path.stdout.strip() == str((tmp_path / "cache").resolve())
+    cleared = izbench("cache", "clear", "--yes", tmp=tmp_path)
+    assert "removed 1 entries" in cleared.stdout
+
+
+def test_bad_setting_is_one_line(tmp_path: Path) -> None:
+    result = izbench("models", tmp=tmp_path, env={"IZBENCH_BLACKBOX": "gpt-17"})
+    assert result.returncode == 2
+    assert "invalid setting blackbox" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_generate_with_a_soft_prompt(tmp_path: Path) -> None:
+    args = ("generate", "--demo", "cat => cats", "--demo", "dog => dogs", "--soft-prompt-seed", "1")
+    result = izbench(*args, tmp=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1].strip()
+    assert "1 made" in result.stderr
