@@ -51,3 +51,7 @@ typecheck: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache
+
+.PHONY: bench
+bench: $(STAMP)
+	$(PY) benchmarks/backends.py
