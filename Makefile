@@ -21,6 +21,10 @@ PYTEST_ARGS ?=
 
 $(STAMP): pyproject.toml Makefile
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@# WordNet 3.0 for the core suite's antonyms/synonyms/nouns: Debian's package, no download.
+	@test -f /usr/share/wordnet/data.noun || { \
+		if [ "$$(id -u)" = 0 ]; then (apt-get install -y -qq wordnet-base || (apt-get update -qq && apt-get install -y -qq wordnet-base)) >/dev/null; \
+		else echo "note: core tasks that need WordNet are skipped; run: sudo apt-get install wordnet-base"; fi; }
 	$(PIP) install --quiet "torch==$(TORCH_VERSION)"
 	@mkdir -p $(WHEEL_CACHE)
 	@ls $(WHEEL_CACHE)/llama_cpp_python-$(LLAMA_CPP_VERSION)-*.whl >/dev/null 2>&1 || { \

@@ -34,6 +34,10 @@ class Settings(BaseSettings):
     """0 quiet, 1 info, 2 debug."""
     data_dir: Path | None = None
     """Directory of the Instruction Induction data (raw/induce, raw/execute, annotations)."""
+    bigbench_dir: Path | None = None
+    """Directory of BIG-bench tasks (``<name>/task.json``), added as suite ``bigbench``."""
+    tasks_dir: Path | None = None
+    """Task files (default: the ``tasks/`` folder of the izbench checkout)."""
     model_dir: Path | None = None
     """Where converted embedded weights are kept (default ~/.cache/izbench/models)."""
 

@@ -10,6 +10,7 @@ from rich.console import Console
 
 from izbench.cache import CacheMode
 from izbench.settings import Settings
+from izbench.tasks.registry import DEFAULT_TASKS_DIR, TaskRegistry
 
 app = typer.Typer(
     name="izbench",
@@ -45,6 +46,10 @@ def _global_options(
         Path | None,
         typer.Option(help="Instruction Induction data directory [env IZBENCH_DATA_DIR]."),
     ] = None,
+    bigbench_dir: Annotated[
+        Path | None,
+        typer.Option(help="BIG-bench tasks directory [env IZBENCH_BIGBENCH_DIR]."),
+    ] = None,
     blackbox: Annotated[
         str | None,
         typer.Option(help="Black-box backend: local | llamacpp | openai [env IZBENCH_BLACKBOX]."),
@@ -59,10 +64,17 @@ def _global_options(
         "store": store,
         "seed": seed,
         "data_dir": data_dir,
+        "bigbench_dir": bigbench_dir,
         "blackbox": blackbox,
         "verbose": verbose or None,
     }
     ctx.obj = Settings(**{k: v for k, v in given.items() if v is not None})
+
+
+def registry_of(ctx: typer.Context) -> TaskRegistry:
+    """The task registry the settings describe."""
+    s = settings_of(ctx)
+    return TaskRegistry(s.tasks_dir or DEFAULT_TASKS_DIR, s.data_dir, s.bigbench_dir)
 
 
 def settings_of(ctx: typer.Context) -> Settings:
