@@ -41,7 +41,7 @@ install: $(STAMP)
 compare: $(STAMP)
 	$(VENV)/bin/izbench compare
 
-test: $(STAMP)
+test: lint typecheck
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-fast: $(STAMP)

@@ -6,7 +6,13 @@ import sys
 
 from pydantic import ValidationError
 
-from izbench.cli import cache_cmd, call_cmds, models_cmd, tasks_cmd  # noqa: F401  (registers)
+from izbench.cli import (  # noqa: F401  (registers commands)
+    cache_cmd,
+    call_cmds,
+    models_cmd,
+    run_cmds,
+    tasks_cmd,
+)
 from izbench.cli._app import app, err_console
 from izbench.errors import IzbenchError
 

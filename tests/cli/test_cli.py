@@ -76,3 +76,23 @@ def test_generate_with_a_soft_prompt(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1].strip()
     assert "1 made" in result.stderr
+
+
+def test_run_and_compare_smoke(tmp_path: Path) -> None:
+    run = izbench("run", "--method", "empty", "--task", "larger_animal", "--profile", "smoke", tmp=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert "best: val" in run.stdout and "made" in run.stderr
+    compare = izbench(
+        "compare", "--tasks", "larger_animal,sum", "--methods", "empty,manual", "--profile", "smoke", tmp=tmp_path
+    )
+    assert compare.returncode == 0, compare.stderr
+    assert "4 cells" in compare.stderr
+    assert "core/larger_animal" in compare.stdout and "average" in compare.stdout
+    # The empty instruction on larger_animal was already scored by `run`: served from the cache.
+    assert "served from cache, " in compare.stderr and not compare.stderr.count("0 served from cache")
+
+
+def test_unknown_method_is_one_line(tmp_path: Path) -> None:
+    result = izbench("run", "--method", "instructzer", "--task", "sum", tmp=tmp_path)
+    assert result.returncode == 2
+    assert "unknown method 'instructzer'" in result.stderr and "Traceback" not in result.stderr

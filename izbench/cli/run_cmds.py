@@ -1,0 +1,162 @@
+"""``izbench run`` (one cell) and ``izbench compare`` (a grid of cells with a leaderboard)."""
+
+from __future__ import annotations
+
+import statistics
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from izbench.cli._app import app, console, err_console, registry_of, settings_of
+from izbench.cli._session import model_session
+from izbench.methods import get_method
+from izbench.profiles import Profile, get_profile
+from izbench.runner import CellResult, run_cell
+
+ProfileOption = Annotated[str, typer.Option(help="Budget preset: smoke | default | paper.")]
+BudgetOption = Annotated[
+    int | None, typer.Option(min=1, help="Distinct candidates (overrides the profile).")
+]
+ValOption = Annotated[
+    int | None, typer.Option(min=1, help="Validation examples (overrides the profile).")
+]
+TestOption = Annotated[
+    int | None, typer.Option(min=1, help="Test examples (overrides the profile).")
+]
+ScaleOption = Annotated[
+    bool | None,
+    typer.Option(help="Rescale soft prompts to the embedding std (not upstream's default)."),
+]
+
+
+def _profile(
+    name: str, budget: int | None, n_val: int | None, n_test: int | None, scale: bool | None
+) -> Profile:
+    return get_profile(name).with_overrides(
+        budget=budget, n_validation=n_val, n_test=n_test, scale=scale
+    )
+
+
+@app.command("run")
+def run_command(
+    ctx: typer.Context,
+    method: Annotated[
+        str, typer.Option(help="instructzero | ape | uniform | human | empty | manual | ...")
+    ],
+    task: Annotated[str, typer.Option(help="Task id or name (e.g. sum, ii/sum).")],
+    seed: Annotated[int | None, typer.Option(help="Run seed (default: the global --seed).")] = None,
+    profile: ProfileOption = "default",
+    budget: BudgetOption = None,
+    n_validation: ValOption = None,
+    n_test: TestOption = None,
+    scale: ScaleOption = None,
+    show: Annotated[int, typer.Option(min=0, help="How many top candidates to list.")] = 5,
+) -> None:
+    """Run one (method, task, seed) cell and print its candidates and scores."""
+    get_method(method)  # fail fast on a typo, before any model loads
+    chosen = _profile(profile, budget, n_validation, n_test, scale)
+    registry = registry_of(ctx)
+    with model_session(ctx) as runtime:
+        cell = run_cell(
+            runtime, registry, method, task, settings_of(ctx).seed if seed is None else seed, chosen
+        )
+        assert cell.result is not None
+        table = Table(
+            title=f"{cell.method} on {cell.task} (seed {cell.seed}, budget {cell.budget})"
+        )
+        for column in ("step", "val", "instruction"):
+            table.add_column(column)
+        ranked = sorted(cell.result.candidates, key=lambda c: (-c.val_score, c.step))
+        for c in [c for c in ranked if c.new][:show]:
+            table.add_row(str(c.step), f"{c.val_score:.3f}", c.instruction[:200])
+        console.print(table)
+        extra = (
+            f", mean over annotations {cell.mean_test_score:.3f}"
+            if cell.mean_test_score is not None
+            else ""
+        )
+        console.print(
+            f"best: val {cell.val_score:.3f}, test {cell.test_score:.3f}{extra}; "
+            f"{cell.distinct} distinct of {cell.proposals} proposals; "
+            f"{cell.calls_made} calls made, {cell.calls_served} served; {cell.wall_s:.1f} s",
+            highlight=False,
+        )
+
+
+@app.command("compare")
+def compare_command(
+    ctx: typer.Context,
+    tasks: Annotated[str, typer.Option(help="all, a suite, or a comma list.")] = "core",
+    methods: Annotated[
+        str, typer.Option(help="Comma list of methods.")
+    ] = "instructzero,ape,uniform",
+    seeds: Annotated[str, typer.Option(help="Comma list of seeds.")] = "0",
+    profile: ProfileOption = "default",
+    budget: BudgetOption = None,
+    n_validation: ValOption = None,
+    n_test: TestOption = None,
+) -> None:
+    """Run every (method, task, seed) cell and print a leaderboard of test scores."""
+    method_names = [m.strip() for m in methods.split(",") if m.strip()]
+    for name in method_names:
+        get_method(name)
+    seed_list = [int(s) for s in seeds.split(",") if s.strip()]
+    chosen = _profile(profile, budget, n_validation, n_test, None)
+    registry = registry_of(ctx)
+    specs, skipped = registry.resolve(tasks)
+    for name, hint in skipped:
+        err_console.print(f"skipped {name}: no data here ({hint})", highlight=False)
+    cells = [(m, s.key, seed) for s in specs for m in method_names for seed in seed_list]
+    err_console.print(
+        f"{len(cells)} cells: {len(specs)} tasks x {len(method_names)} methods x "
+        f"{len(seed_list)} seeds; "
+        f"budget {chosen.budget}, validation {chosen.n_validation}, test {chosen.n_test}; "
+        f"at most ~{len(cells) * (chosen.budget * chosen.n_validation + chosen.n_test)} "
+        "black-box calls",
+        highlight=False,
+    )
+    results: list[CellResult] = []
+    with (
+        model_session(ctx) as runtime,
+        Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=err_console,
+        ) as progress,
+    ):
+        bar = progress.add_task("cells", total=len(cells))
+        for method, task, seed in cells:
+            progress.update(
+                bar,
+                description=f"{method} {task} s{seed} | calls {runtime.stats.made} made, "
+                f"{runtime.stats.served} cached",
+            )
+            results.append(run_cell(runtime, registry, method, task, seed, chosen))
+            progress.advance(bar)
+    console.print(leaderboard(results, method_names))
+
+
+def leaderboard(results: list[CellResult], methods: list[str]) -> Table:
+    """Test score per task and method (mean over seeds), with the average over tasks."""
+    tasks = list(dict.fromkeys(r.task for r in results))
+    table = Table(title="test score (mean over seeds)")
+    table.add_column("task")
+    for m in methods:
+        table.add_column(m, justify="right")
+    means: dict[str, list[float]] = {m: [] for m in methods}
+    for task in tasks:
+        row = [task]
+        for m in methods:
+            scores = [r.test_score for r in results if r.task == task and r.method == m]
+            value = statistics.fmean(scores) if scores else float("nan")
+            means[m].append(value)
+            row.append(f"{value:.3f}")
+        table.add_row(*row)
+    table.add_row(
+        "[bold]average[/bold]", *[f"[bold]{statistics.fmean(means[m]):.3f}[/bold]" for m in methods]
+    )
+    return table

@@ -1,0 +1,86 @@
+"""APE (Zhou et al. 2022): forward generation of instructions, sampled, then the best by score.
+
+Each query shows 5 demos drawn from the demo pool (a fresh set per query) in the paper's
+template and samples one instruction at temperature 0.9, top_p 0.9, at most 50 tokens; query
+``k`` uses sample index ``k``, so every sample is cached and replayable on its own. Optionally
+(``resample_fraction`` > 0) part of the budget goes to APE's iterative Monte Carlo stage: the
+black box writes variations of the best instructions so far.
+"""
+
+from __future__ import annotations
+
+import random
+
+from izbench.methods.base import MethodContext, MethodResult, Tracker, register
+from izbench.models.generator import InstructionGenerator, format_demos
+
+APE_TEMPLATE = (
+    "I gave a friend an instruction and five inputs. The friend read the instruction and wrote "
+    "an output for every one of the inputs.\nHere are the input-output pairs:\n\n[DEMOS]\n\n"
+    "The instruction was to"
+)
+RESAMPLE_TEMPLATE = (
+    "Generate a variation of the following instruction while keeping the semantic meaning."
+    "\n\nInput: [DEMOS]\n\nOutput:"
+)
+"""APE's resampling prompt; the instruction to vary takes the [DEMOS] slot."""
+
+
+class APE:
+    name = "ape"
+
+    def optimize(self, context: MethodContext, budget: int, rng: random.Random) -> MethodResult:
+        use_local = context.param("ape_generator", "blackbox") == "local"
+        base = context.generator if use_local else context.blackbox_generator
+        forward = InstructionGenerator(base.client, template=APE_TEMPLATE, max_new_tokens=50)
+        tracker = Tracker(context)
+        fraction = float(context.param("resample_fraction", 0.0))  # type: ignore[arg-type]
+        stage_one = max(1, round(budget * (1 - fraction)))
+        seed = rng.randrange(2**31)
+        index = 0
+        while tracker.distinct < stage_one and tracker.result.proposals < 3 * budget:
+            n = stage_one - tracker.distinct
+            demos = [
+                format_demos([(e.input, e.answers[0]) for e in context.split.demos(index + k)])
+                for k in range(n)
+            ]
+            texts = forward.generate(
+                [(None, d) for d in demos],
+                seed=seed,
+                temperature=0.9,
+                top_p=0.9,
+                sample_indices=range(index, index + n),
+            )
+            index += n
+            tracker.add(texts)
+        if fraction > 0:
+            self._resample(context, base, tracker, budget, seed, index)
+        return tracker.result
+
+    @staticmethod
+    def _resample(
+        context: MethodContext,
+        base: InstructionGenerator,
+        tracker: Tracker,
+        budget: int,
+        seed: int,
+        index: int,
+    ) -> None:
+        varier = InstructionGenerator(base.client, template=RESAMPLE_TEMPLATE, max_new_tokens=50)
+        while tracker.distinct < budget and tracker.result.proposals < 3 * budget:
+            ranked = sorted(tracker.result.candidates, key=lambda c: -c.val_score)
+            parents = [c.instruction for c in ranked[: max(1, budget - tracker.distinct)]]
+            texts = varier.generate(
+                [(None, p) for p in parents],
+                seed=seed,
+                temperature=0.9,
+                top_p=0.9,
+                sample_indices=range(index, index + len(parents)),
+            )
+            index += len(parents)
+            tracker.add(texts, parents=list(parents))
+
+
+@register("ape")
+def _ape() -> APE:
+    return APE()

@@ -1,0 +1,40 @@
+"""Soft prompt -> instruction: projection plus open LLM, shared by InstructZero and Uniform."""
+
+from __future__ import annotations
+
+import torch
+
+from izbench.methods.base import MethodContext
+from izbench.methods.projection import SoftPromptProjection
+from izbench.models.generator import format_demos
+
+
+class SoftPromptWriter:
+    """Writes one instruction per z with a fixed demo set, as upstream InstructZero does."""
+
+    def __init__(self, context: MethodContext) -> None:
+        self.context = context
+        generator = context.generator
+        local = generator.client.backend
+        hidden = int(local.hidden_size)  # type: ignore[attr-defined]
+        self.dim = int(context.param("intrinsic_dim", 10))  # type: ignore[call-overload]
+        std = None
+        if context.param("scale", False):
+            std = float(local.embedding_matrix().std())  # type: ignore[attr-defined]
+        self.projection = SoftPromptProjection(
+            self.dim,
+            int(context.param("n_tokens", 5)),  # type: ignore[call-overload]
+            hidden,
+            seed=context.seed,
+            embedding_std=std,
+        )
+        pairs = [(e.input, e.answers[0]) for e in context.split.demos(0)]
+        self.demos = format_demos(pairs)
+
+    def write(self, zs: torch.Tensor) -> list[str]:
+        items = [(self.projection(z.to(torch.float32)), self.demos) for z in zs]
+        return self.context.generator.generate(items)
+
+
+def z_tuple(z: torch.Tensor) -> tuple[float, ...]:
+    return tuple(float(v) for v in z)

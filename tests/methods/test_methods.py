@@ -1,0 +1,76 @@
+"""Each method end to end on the real embedded models and a small core task."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from izbench.cache import CacheMode
+from izbench.errors import CacheMissError, ConfigError
+from izbench.methods import get_method
+from izbench.profiles import PROFILES
+from izbench.runner import CellResult, run_cell
+from izbench.runtime import Runtime
+from izbench.settings import Settings
+from izbench.tasks.registry import TaskRegistry
+
+SMOKE = PROFILES["smoke"]
+
+
+def _run(
+    cache: Path, method: str, seed: int, mode: CacheMode = CacheMode.USE
+) -> tuple[CellResult, int]:
+    with Runtime(Settings(cache_dir=cache, cache_mode=mode)) as runtime:
+        cell = run_cell(runtime, TaskRegistry(), method, "core/larger_animal", seed, SMOKE)
+        return cell, runtime.stats.made
+
+
+@pytest.mark.parametrize("method", ["instructzero", "uniform", "ape"])
+def test_method_is_within_budget_and_replays(method: str, tmp_path: Path) -> None:
+    cell, made = _run(tmp_path / "cache", method, seed=0)
+    assert cell.result is not None
+    assert 1 <= cell.distinct <= SMOKE.budget <= cell.proposals <= 3 * SMOKE.budget
+    assert made > 0 and all(c.instruction == c.instruction.strip() for c in cell.result.candidates)
+    assert len(cell.test_predictions) == SMOKE.n_test
+    replayed, made_again = _run(tmp_path / "cache", method, seed=0, mode=CacheMode.REPLAY)
+    assert made_again == 0
+    assert replayed.result is not None
+    assert replayed.result.candidates == cell.result.candidates
+    assert (replayed.val_score, replayed.test_score) == (cell.val_score, cell.test_score)
+    other, _ = _run(tmp_path / "cache", method, seed=1)
+    assert other.result is not None
+    assert [c.instruction for c in other.result.candidates] != [
+        c.instruction for c in cell.result.candidates
+    ]
+
+
+def test_references_run(tmp_path: Path) -> None:
+    for method in ("empty", "manual"):
+        cell, _ = _run(tmp_path / "cache", method, seed=0)
+        assert cell.distinct == 1
+    with pytest.raises(ConfigError, match="no human instructions"):
+        _run(tmp_path / "cache", "human", seed=0)
+
+
+def test_replay_without_a_cache_fails_clearly(tmp_path: Path) -> None:
+    with pytest.raises(CacheMissError):
+        _run(tmp_path / "empty-cache", "empty", seed=0, mode=CacheMode.REPLAY)
+
+
+def test_unknown_method_lists_the_known_ones() -> None:
+    with pytest.raises(ConfigError, match="unknown method 'instructzer'; choose from ape, empty"):
+        get_method("instructzer")
+
+
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "instruction-induction"
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason="../shared data not beside the checkout")
+def test_human_reference_scores_every_annotation(tmp_path: Path) -> None:
+    with Runtime(Settings(cache_dir=tmp_path / "cache")) as runtime:
+        registry = TaskRegistry(data_dir=SHARED)
+        cell = run_cell(runtime, registry, "human", "ii/larger_animal", 0, SMOKE)
+    annotations = registry.load("ii/larger_animal").annotations
+    assert cell.distinct == len(set(annotations)) and cell.mean_test_score is not None
+    assert cell.best_instruction in annotations
