@@ -117,9 +117,7 @@ class ResponseCache:
         entry = json.loads(raw)
         return Completion.model_validate({**entry["completion"], "cached": True})
 
-    def put(
-        self, key: str, backend: ModelBackend, request: CompletionRequest, c: Completion
-    ) -> None:
+    def put(self, key: str, backend: ModelBackend, request: CompletionRequest, c: Completion) -> None:
         """Store a successful completion with the request that produced it, as JSON text."""
         entry = {
             "format": CACHE_FORMAT_VERSION,

@@ -25,11 +25,7 @@ class Profile(BaseModel):
     """Method settings (n_init, n_per_iter, cma_iterations, scale, ape_generator, ...)."""
 
     def with_overrides(self, **overrides: Any) -> Profile:
-        top = {
-            k: v
-            for k, v in overrides.items()
-            if k in ("budget", "n_validation", "n_test") and v is not None
-        }
+        top = {k: v for k, v in overrides.items() if k in ("budget", "n_validation", "n_test") and v is not None}
         params = {
             **self.params,
             **{k: v for k, v in overrides.items() if k not in top and v is not None},

@@ -1,22 +1,33 @@
 """Runs one (method, task, seed) cell: split, optimise on validation, score the best on test.
 
-Everything random is seeded from (method, task, seed), so cells can run in any order.
+Everything random is seeded from (method, task, seed), so cells can run in any order. With a
+store, the cell is written as it goes (candidates and their validation predictions as they are
+scored), and a cell already finished under the same configuration is read back, not rerun.
 """
 
 from __future__ import annotations
 
+import subprocess
 import time
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
+import izbench
 from izbench.methods import get_method
-from izbench.methods.base import MethodContext, MethodResult
+from izbench.methods.base import Candidate, MethodContext, MethodResult
 from izbench.models.generator import InstructionGenerator
 from izbench.profiles import Profile
 from izbench.runtime import Runtime
-from izbench.scoring import Scorer
+from izbench.scoring import Scored, Scorer
 from izbench.seeding import rng_for
+from izbench.store import ResultStore, RunKey
 from izbench.tasks.registry import TaskRegistry
 from izbench.tasks.splits import make_split
+from izbench.tasks.types import Example
+
+CONFIG_FORMAT = 1
+"""Bump when the meaning of a run's configuration changes, so old runs are not reused."""
 
 
 @dataclass(frozen=True)
@@ -37,6 +48,61 @@ class CellResult:
     mean_test_score: float | None = None
     """For ``human``: the mean test score over all annotations (the paper reports both)."""
     result: MethodResult | None = None
+    run_id: str = ""
+    reused: bool = False
+    """True when read back from the store instead of run."""
+    test_scores: tuple[float, ...] = ()
+
+
+def cell_config(runtime: Runtime, profile: Profile, scorer_template: str) -> dict[str, Any]:
+    """Everything that decides a cell's outcome besides (method, task, seed)."""
+    blackbox = runtime.backend(runtime.settings.blackbox)
+    generator = runtime.backend("local")
+    return {
+        "format": CONFIG_FORMAT,
+        "profile": profile.model_dump(mode="json"),
+        "scorer_template": scorer_template,
+        "blackbox": {
+            "kind": blackbox.kind,
+            "model": blackbox.model_id,
+            "revision": blackbox.revision,
+        },
+        "generator": {
+            "kind": generator.kind,
+            "model": generator.model_id,
+            "revision": generator.revision,
+        },
+    }
+
+
+def git_commit() -> str | None:
+    """The izbench checkout's commit, when it is a git checkout."""
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(izbench.__file__).parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def _prediction_rows(split: str, step: int, examples: tuple[Example, ...], scored: Scored) -> list[dict[str, Any]]:
+    return [
+        {
+            "split": split,
+            "step": step,
+            "index": i,
+            "input": e.input,
+            "prediction": p,
+            "gold": e.answers,
+            "score": s,
+        }
+        for i, (e, p, s) in enumerate(zip(examples, scored.predictions, scored.scores, strict=True))
+    ]
 
 
 def run_cell(
@@ -46,16 +112,43 @@ def run_cell(
     task: str,
     seed: int,
     profile: Profile,
+    store: ResultStore | None = None,
+    rerun: bool = False,
 ) -> CellResult:
-    began = time.perf_counter()
-    made, served = runtime.stats.made, runtime.stats.served
     method = get_method(method_name)
     spec = registry.get(task)
-    data = registry.load(spec.key)
-    split = make_split(
-        spec.key, data, seed, n_validation=profile.n_validation, n_test=profile.n_test
-    )
     scorer = Scorer(runtime.blackbox(), spec.metric)
+    key = RunKey(method_name, spec.key, seed, cell_config(runtime, profile, scorer.template))
+    if store is not None and not rerun and store.run_status(key.run_id) == "done":
+        return load_cell(store, key.run_id)
+    began = time.perf_counter()
+    made, served, tokens = runtime.stats.made, runtime.stats.served, runtime.stats.tokens
+    data = registry.load(spec.key)
+    split = make_split(spec.key, data, seed, n_validation=profile.n_validation, n_test=profile.n_test)
+
+    def record(candidates: list[Candidate], scored: list[Scored]) -> None:
+        if store is None:
+            return
+        store.add_candidates(
+            key.run_id,
+            [
+                {
+                    "step": c.step,
+                    "instruction": c.instruction,
+                    "val_score": c.val_score,
+                    "soft_prompt": list(c.soft_prompt) if c.soft_prompt else None,
+                    "parent": c.parent,
+                    "new": c.new,
+                }
+                for c in candidates
+            ],
+        )
+        rows = []
+        for c, s in zip(candidates, scored, strict=True):
+            if c.new:
+                rows.extend(_prediction_rows("validation", c.step, split.validation, s))
+        store.add_predictions(key.run_id, rows)
+
     context = MethodContext(
         task=spec.key,
         split=split,
@@ -65,17 +158,33 @@ def run_cell(
         annotations=data.annotations,
         seed=seed,
         params=dict(profile.params),
+        on_candidates=record,
     )
-    result = method.optimize(
-        context, profile.budget, rng_for("method", method_name, spec.key, seed)
-    )
-    best = result.best
-    test = scorer.score(best.instruction, split.test)
-    mean_test = None
-    if getattr(method, "score_all_on_test", False):
-        all_scored = scorer.score_many([c.instruction for c in result.candidates], split.test)
-        mean_test = sum(s.mean for s in all_scored) / len(all_scored)
-    return CellResult(
+    if store is not None:
+        store.start_run(
+            key,
+            {
+                "budget": profile.budget,
+                "izbench_version": izbench.__version__,
+                "git_commit": git_commit(),
+                "blackbox": key.config["blackbox"]["kind"],
+                "blackbox_model": key.config["blackbox"]["model"],
+                "generator_model": key.config["generator"]["model"],
+            },
+        )
+    try:
+        result = method.optimize(context, profile.budget, rng_for("method", method_name, spec.key, seed))
+        best = result.best
+        test = scorer.score(best.instruction, split.test)
+        mean_test = None
+        if getattr(method, "score_all_on_test", False):
+            all_scored = scorer.score_many([c.instruction for c in result.candidates], split.test)
+            mean_test = sum(s.mean for s in all_scored) / len(all_scored)
+    except BaseException:
+        if store is not None:
+            store.mark_failed(key.run_id)
+        raise
+    cell = CellResult(
         method=method_name,
         task=spec.key,
         seed=seed,
@@ -91,4 +200,72 @@ def run_cell(
         wall_s=time.perf_counter() - began,
         mean_test_score=mean_test,
         result=result,
+        run_id=key.run_id,
+        test_scores=test.scores,
+    )
+    if store is not None:
+        store.add_predictions(key.run_id, _prediction_rows("test", best.step, split.test, test))
+        metrics = {"val_score": cell.val_score, "test_score": cell.test_score}
+        if mean_test is not None:
+            metrics["mean_test_score"] = mean_test
+        store.finish_run(
+            key.run_id,
+            {
+                "calls_made": cell.calls_made,
+                "calls_served": cell.calls_served,
+                "tokens": runtime.stats.tokens - tokens,
+                "proposals": cell.proposals,
+                "distinct": cell.distinct,
+                "best_instruction": cell.best_instruction,
+                "val_score": cell.val_score,
+                "test_score": cell.test_score,
+                "wall_s": cell.wall_s,
+            },
+            metrics,
+        )
+    return cell
+
+
+def load_cell(store: ResultStore, run_id: str) -> CellResult:
+    """A finished cell read back from the store."""
+    (run,) = store.query("SELECT * FROM runs WHERE run_id = ?", [run_id])
+    tests = store.query(
+        "SELECT prediction, score FROM predictions WHERE run_id = ? AND split = 'test' ORDER BY example_index",
+        [run_id],
+    )
+    metrics = {m["name"]: m["value"] for m in store.query("SELECT name, value FROM metrics WHERE run_id = ?", [run_id])}
+    rows = store.query("SELECT * FROM candidates WHERE run_id = ? ORDER BY step", [run_id])
+    result = MethodResult(
+        [
+            Candidate(
+                step=r["step"],
+                instruction=r["instruction"],
+                val_score=r["val_score"],
+                val_scores=(),
+                soft_prompt=tuple(r["soft_prompt"]) if r["soft_prompt"] else None,
+                parent=r["parent"],
+                new=r["is_new"],
+            )
+            for r in rows
+        ]
+    )
+    return CellResult(
+        method=run["method"],
+        task=run["task"],
+        seed=run["seed"],
+        budget=run["budget"],
+        proposals=run["proposals"],
+        distinct=run["distinct_candidates"],
+        best_instruction=run["best_instruction"],
+        val_score=run["val_score"],
+        test_score=run["test_score"],
+        test_predictions=tuple(t["prediction"] for t in tests),
+        calls_made=0,
+        calls_served=0,
+        wall_s=0.0,
+        mean_test_score=metrics.get("mean_test_score"),
+        result=result,
+        run_id=run_id,
+        reused=True,
+        test_scores=tuple(t["score"] for t in tests),
     )

@@ -67,9 +67,7 @@ class Scorer:
         n = len(examples)
         for k, instruction in enumerate(instructions):
             preds = tuple(c.text for c in completions[k * n : (k + 1) * n])
-            scores = tuple(
-                score(self.metric, p, e.answers) for p, e in zip(preds, examples, strict=True)
-            )
+            scores = tuple(score(self.metric, p, e.answers) for p, e in zip(preds, examples, strict=True))
             out.append(Scored(instruction, preds, scores))
         return out
 

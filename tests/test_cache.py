@@ -45,11 +45,7 @@ def _key(identity: Identity | None = None, request: CompletionRequest = BASE) ->
         {"request": BASE.model_copy(update={"sample_index": 1})},
         {"request": BASE.model_copy(update={"stop": ("\n",)})},
         {"request": CompletionRequest.user("hello!", max_tokens=8)},
-        {
-            "request": BASE.model_copy(
-                update={"soft_prompt": SoftPrompt.from_tensor(torch.zeros(1, 2))}
-            )
-        },
+        {"request": BASE.model_copy(update={"soft_prompt": SoftPrompt.from_tensor(torch.zeros(1, 2))})},
     ],
 )
 def test_anything_that_changes_an_output_changes_the_key(changed: dict[str, object]) -> None:
@@ -84,9 +80,7 @@ def test_second_identical_call_is_a_hit(local_backend: LocalBackend, cache: Resp
     assert second.text == first.text
 
 
-def test_duplicates_in_a_batch_are_sent_once(
-    local_backend: LocalBackend, cache: ResponseCache
-) -> None:
+def test_duplicates_in_a_batch_are_sent_once(local_backend: LocalBackend, cache: ResponseCache) -> None:
     stats = CallStats()
     out = CachedClient(local_backend, cache, stats).complete([BASE, BASE, BASE])
     assert len(out) == 3 and len({c.text for c in out}) == 1
@@ -116,35 +110,26 @@ def test_replay_miss_is_a_clear_error(local_backend: LocalBackend, tmp_path: Pat
     assert stats.made == 0
 
 
-def test_refresh_recomputes_and_off_stores_nothing(
-    local_backend: LocalBackend, tmp_path: Path
-) -> None:
+def test_refresh_recomputes_and_off_stores_nothing(local_backend: LocalBackend, tmp_path: Path) -> None:
     use = ResponseCache(tmp_path / "c", CacheMode.USE)
     CachedClient(local_backend, use, CallStats()).complete([BASE])
     use.close()
     stats = CallStats()
-    CachedClient(local_backend, ResponseCache(tmp_path / "c", CacheMode.REFRESH), stats).complete(
-        [BASE]
-    )
+    CachedClient(local_backend, ResponseCache(tmp_path / "c", CacheMode.REFRESH), stats).complete([BASE])
     assert stats.made == 1
     off = ResponseCache(tmp_path / "off", CacheMode.OFF)
     CachedClient(local_backend, off, CallStats()).complete([BASE])
     assert len(off) == 0
 
 
-def test_entries_are_json_with_the_request(
-    local_backend: LocalBackend, cache: ResponseCache
-) -> None:
+def test_entries_are_json_with_the_request(local_backend: LocalBackend, cache: ResponseCache) -> None:
     CachedClient(local_backend, cache, CallStats()).complete([BASE])
     (entry,) = list(cache.entries())
     assert entry["request"]["messages"][0]["content"] == "hello"
     assert entry["backend"] == "local" and "cached" not in entry["completion"]
     # Stored as text, not pickle: the raw value in SQLite parses as JSON.
     raw = cache._db.get(cache_key(local_backend, BASE))
-    assert (
-        isinstance(raw, str)
-        and json.loads(raw)["completion"]["text"] == entry["completion"]["text"]
-    )
+    assert isinstance(raw, str) and json.loads(raw)["completion"]["text"] == entry["completion"]["text"]
 
 
 def _writer(directory: str, worker: int, count: int) -> None:

@@ -10,7 +10,9 @@ from izbench.cli import (  # noqa: F401  (registers commands)
     cache_cmd,
     call_cmds,
     models_cmd,
+    report_cmds,
     run_cmds,
+    runs_cmd,
     tasks_cmd,
 )
 from izbench.cli._app import app, err_console

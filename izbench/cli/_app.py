@@ -29,18 +29,12 @@ err_console = Console(stderr=True, soft_wrap=True)
 @app.callback()
 def _global_options(
     ctx: typer.Context,
-    cache_dir: Annotated[
-        Path | None, typer.Option(help="Response cache directory [env IZBENCH_CACHE_DIR].")
-    ] = None,
+    cache_dir: Annotated[Path | None, typer.Option(help="Response cache directory [env IZBENCH_CACHE_DIR].")] = None,
     cache_mode: Annotated[
         CacheMode | None,
-        typer.Option(
-            help="use | refresh | off | replay (a miss is an error) [env IZBENCH_CACHE_MODE]."
-        ),
+        typer.Option(help="use | refresh | off | replay (a miss is an error) [env IZBENCH_CACHE_MODE]."),
     ] = None,
-    store: Annotated[
-        Path | None, typer.Option(help="DuckDB results store [env IZBENCH_STORE].")
-    ] = None,
+    store: Annotated[Path | None, typer.Option(help="DuckDB results store [env IZBENCH_STORE].")] = None,
     seed: Annotated[int | None, typer.Option(help="Root seed [env IZBENCH_SEED].")] = None,
     data_dir: Annotated[
         Path | None,
@@ -54,9 +48,7 @@ def _global_options(
         str | None,
         typer.Option(help="Black-box backend: local | llamacpp | openai [env IZBENCH_BLACKBOX]."),
     ] = None,
-    verbose: Annotated[
-        int, typer.Option("--verbose", "-v", count=True, help="More output (-vv for debug).")
-    ] = 0,
+    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="More output (-vv for debug).")] = 0,
 ) -> None:
     given: dict[str, Any] = {
         "cache_dir": cache_dir,

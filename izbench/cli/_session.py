@@ -17,6 +17,9 @@ def model_session(ctx: typer.Context) -> Iterator[Runtime]:
     runtime = Runtime(settings_of(ctx))
     try:
         yield runtime
+    except KeyboardInterrupt:
+        err_console.print("interrupted; completed calls are cached and finished cells stored, rerun to resume")
+        raise
     finally:
         runtime.close()
         err_console.print(runtime.stats.summary(), highlight=False)

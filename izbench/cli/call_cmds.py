@@ -17,9 +17,7 @@ from izbench.models.types import CompletionRequest
 def complete_command(
     ctx: typer.Context,
     prompt: Annotated[str, typer.Argument(help="The user message.")],
-    backend: Annotated[
-        str | None, typer.Option(help="Backend to ask (default: the configured black box).")
-    ] = None,
+    backend: Annotated[str | None, typer.Option(help="Backend to ask (default: the configured black box).")] = None,
     max_tokens: Annotated[int, typer.Option(min=1)] = 64,
     temperature: Annotated[float, typer.Option(min=0.0)] = 0.0,
     top_p: Annotated[float, typer.Option(min=0.0, max=1.0)] = 1.0,

@@ -9,42 +9,39 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from izbench.cache import CacheMode
 from izbench.cli._app import app, console, err_console, registry_of, settings_of
 from izbench.cli._session import model_session
 from izbench.methods import get_method
 from izbench.profiles import Profile, get_profile
 from izbench.runner import CellResult, run_cell
+from izbench.settings import Settings
+from izbench.store import ResultStore
 
 ProfileOption = Annotated[str, typer.Option(help="Budget preset: smoke | default | paper.")]
-BudgetOption = Annotated[
-    int | None, typer.Option(min=1, help="Distinct candidates (overrides the profile).")
-]
-ValOption = Annotated[
-    int | None, typer.Option(min=1, help="Validation examples (overrides the profile).")
-]
-TestOption = Annotated[
-    int | None, typer.Option(min=1, help="Test examples (overrides the profile).")
-]
+BudgetOption = Annotated[int | None, typer.Option(min=1, help="Distinct candidates (overrides the profile).")]
+ValOption = Annotated[int | None, typer.Option(min=1, help="Validation examples (overrides).")]
+TestOption = Annotated[int | None, typer.Option(min=1, help="Test examples (overrides).")]
 ScaleOption = Annotated[
     bool | None,
-    typer.Option(help="Rescale soft prompts to the embedding std (not upstream's default)."),
+    typer.Option(help="Rescale soft prompts to the embedding std (upstream does not)."),
 ]
+RerunOption = Annotated[bool, typer.Option(help="Recompute cells the store already has (replay/refresh always do).")]
 
 
-def _profile(
-    name: str, budget: int | None, n_val: int | None, n_test: int | None, scale: bool | None
-) -> Profile:
-    return get_profile(name).with_overrides(
-        budget=budget, n_validation=n_val, n_test=n_test, scale=scale
-    )
+def _profile(name: str, budget: int | None, n_val: int | None, n_test: int | None, scale: bool | None) -> Profile:
+    return get_profile(name).with_overrides(budget=budget, n_validation=n_val, n_test=n_test, scale=scale)
+
+
+def _rerun(settings: Settings, flag: bool) -> bool:
+    """Replay and refresh exist to recompute, so they never reuse stored cells."""
+    return flag or settings.cache_mode in (CacheMode.REPLAY, CacheMode.REFRESH)
 
 
 @app.command("run")
 def run_command(
     ctx: typer.Context,
-    method: Annotated[
-        str, typer.Option(help="instructzero | ape | uniform | human | empty | manual | ...")
-    ],
+    method: Annotated[str, typer.Option(help="instructzero | ape | uniform | human | empty | ...")],
     task: Annotated[str, typer.Option(help="Task id or name (e.g. sum, ii/sum).")],
     seed: Annotated[int | None, typer.Option(help="Run seed (default: the global --seed).")] = None,
     profile: ProfileOption = "default",
@@ -52,74 +49,75 @@ def run_command(
     n_validation: ValOption = None,
     n_test: TestOption = None,
     scale: ScaleOption = None,
+    rerun: RerunOption = False,
     show: Annotated[int, typer.Option(min=0, help="How many top candidates to list.")] = 5,
 ) -> None:
-    """Run one (method, task, seed) cell and print its candidates and scores."""
+    """Run one (method, task, seed) cell, store it, and print its candidates and scores."""
     get_method(method)  # fail fast on a typo, before any model loads
     chosen = _profile(profile, budget, n_validation, n_test, scale)
     registry = registry_of(ctx)
-    with model_session(ctx) as runtime:
-        cell = run_cell(
-            runtime, registry, method, task, settings_of(ctx).seed if seed is None else seed, chosen
-        )
-        assert cell.result is not None
-        table = Table(
-            title=f"{cell.method} on {cell.task} (seed {cell.seed}, budget {cell.budget})"
-        )
-        for column in ("step", "val", "instruction"):
-            table.add_column(column)
-        ranked = sorted(cell.result.candidates, key=lambda c: (-c.val_score, c.step))
-        for c in [c for c in ranked if c.new][:show]:
-            table.add_row(str(c.step), f"{c.val_score:.3f}", c.instruction[:200])
-        console.print(table)
-        extra = (
-            f", mean over annotations {cell.mean_test_score:.3f}"
-            if cell.mean_test_score is not None
-            else ""
-        )
-        console.print(
-            f"best: val {cell.val_score:.3f}, test {cell.test_score:.3f}{extra}; "
-            f"{cell.distinct} distinct of {cell.proposals} proposals; "
-            f"{cell.calls_made} calls made, {cell.calls_served} served; {cell.wall_s:.1f} s",
-            highlight=False,
-        )
+    settings = settings_of(ctx)
+    run_seed = settings.seed if seed is None else seed
+    with model_session(ctx) as runtime, ResultStore.open(settings.store) as store:
+        cell = run_cell(runtime, registry, method, task, run_seed, chosen, store, _rerun(settings, rerun))
+    assert cell.result is not None
+    table = Table(title=f"{cell.method} on {cell.task} (seed {cell.seed}, budget {cell.budget})")
+    for column in ("step", "val", "instruction"):
+        table.add_column(column)
+    ranked = sorted(cell.result.candidates, key=lambda c: (-c.val_score, c.step))
+    for c in [c for c in ranked if c.new][:show]:
+        table.add_row(str(c.step), f"{c.val_score:.3f}", c.instruction[:200])
+    console.print(table)
+    extra = ""
+    if cell.mean_test_score is not None:
+        extra = f", mean over annotations {cell.mean_test_score:.3f}"
+    reused = " (read back from the store; --rerun recomputes)" if cell.reused else ""
+    console.print(
+        f"best: val {cell.val_score:.3f}, test {cell.test_score:.3f}{extra}; "
+        f"{cell.distinct} distinct of {cell.proposals} proposals; "
+        f"{cell.calls_made} calls made, {cell.calls_served} served; {cell.wall_s:.1f} s{reused}",
+        highlight=False,
+    )
 
 
 @app.command("compare")
 def compare_command(
     ctx: typer.Context,
     tasks: Annotated[str, typer.Option(help="all, a suite, or a comma list.")] = "core",
-    methods: Annotated[
-        str, typer.Option(help="Comma list of methods.")
-    ] = "instructzero,ape,uniform",
+    methods: Annotated[str, typer.Option(help="Comma list of methods.")] = "instructzero,ape,uniform",
     seeds: Annotated[str, typer.Option(help="Comma list of seeds.")] = "0",
     profile: ProfileOption = "default",
     budget: BudgetOption = None,
     n_validation: ValOption = None,
     n_test: TestOption = None,
+    rerun: RerunOption = False,
 ) -> None:
-    """Run every (method, task, seed) cell and print a leaderboard of test scores."""
+    """Run every (method, task, seed) cell into the store and print a leaderboard."""
     method_names = [m.strip() for m in methods.split(",") if m.strip()]
     for name in method_names:
         get_method(name)
-    seed_list = [int(s) for s in seeds.split(",") if s.strip()]
+    try:
+        seed_list = [int(s) for s in seeds.split(",") if s.strip()]
+    except ValueError:
+        raise typer.BadParameter(f"--seeds {seeds!r}: use a comma list of integers") from None
     chosen = _profile(profile, budget, n_validation, n_test, None)
+    settings = settings_of(ctx)
     registry = registry_of(ctx)
     specs, skipped = registry.resolve(tasks)
     for name, hint in skipped:
         err_console.print(f"skipped {name}: no data here ({hint})", highlight=False)
     cells = [(m, s.key, seed) for s in specs for m in method_names for seed in seed_list]
+    calls = len(cells) * (chosen.budget * chosen.n_validation + chosen.n_test)
     err_console.print(
         f"{len(cells)} cells: {len(specs)} tasks x {len(method_names)} methods x "
-        f"{len(seed_list)} seeds; "
-        f"budget {chosen.budget}, validation {chosen.n_validation}, test {chosen.n_test}; "
-        f"at most ~{len(cells) * (chosen.budget * chosen.n_validation + chosen.n_test)} "
-        "black-box calls",
+        f"{len(seed_list)} seeds; budget {chosen.budget}, validation {chosen.n_validation}, "
+        f"test {chosen.n_test}; at most ~{calls} black-box calls (fewer with the cache)",
         highlight=False,
     )
     results: list[CellResult] = []
     with (
         model_session(ctx) as runtime,
+        ResultStore.open(settings.store) as store,
         Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -132,12 +130,15 @@ def compare_command(
         for method, task, seed in cells:
             progress.update(
                 bar,
-                description=f"{method} {task} s{seed} | calls {runtime.stats.made} made, "
-                f"{runtime.stats.served} cached",
+                description=f"{method} {task} s{seed} | calls {runtime.stats.made} made, {runtime.stats.served} cached",
             )
-            results.append(run_cell(runtime, registry, method, task, seed, chosen))
+            results.append(run_cell(runtime, registry, method, task, seed, chosen, store, _rerun(settings, rerun)))
             progress.advance(bar)
+    reused = sum(r.reused for r in results)
+    if reused:
+        err_console.print(f"{reused} cells read back from the store (--rerun recomputes them)")
     console.print(leaderboard(results, method_names))
+    err_console.print(f"store: {settings.store}", highlight=False)
 
 
 def leaderboard(results: list[CellResult], methods: list[str]) -> Table:
@@ -157,6 +158,7 @@ def leaderboard(results: list[CellResult], methods: list[str]) -> Table:
             row.append(f"{value:.3f}")
         table.add_row(*row)
     table.add_row(
-        "[bold]average[/bold]", *[f"[bold]{statistics.fmean(means[m]):.3f}[/bold]" for m in methods]
+        "[bold]average[/bold]",
+        *[f"[bold]{statistics.fmean(means[m]):.3f}[/bold]" for m in methods],
     )
     return table

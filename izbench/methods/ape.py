@@ -20,8 +20,7 @@ APE_TEMPLATE = (
     "The instruction was to"
 )
 RESAMPLE_TEMPLATE = (
-    "Generate a variation of the following instruction while keeping the semantic meaning."
-    "\n\nInput: [DEMOS]\n\nOutput:"
+    "Generate a variation of the following instruction while keeping the semantic meaning.\n\nInput: [DEMOS]\n\nOutput:"
 )
 """APE's resampling prompt; the instruction to vary takes the [DEMOS] slot."""
 
@@ -40,10 +39,7 @@ class APE:
         index = 0
         while tracker.distinct < stage_one and tracker.result.proposals < 3 * budget:
             n = stage_one - tracker.distinct
-            demos = [
-                format_demos([(e.input, e.answers[0]) for e in context.split.demos(index + k)])
-                for k in range(n)
-            ]
+            demos = [format_demos([(e.input, e.answers[0]) for e in context.split.demos(index + k)]) for k in range(n)]
             texts = forward.generate(
                 [(None, d) for d in demos],
                 seed=seed,

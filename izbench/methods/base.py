@@ -63,6 +63,8 @@ class MethodContext:
     seed: int
     params: dict[str, object] = field(default_factory=dict)
     """Method settings from the profile and flags (e.g. ``n_init``, ``scale``)."""
+    on_candidates: Callable[[list[Candidate], list[Scored]], None] | None = None
+    """Called with each batch of new candidates and their validation predictions (the store)."""
 
     def param(self, name: str, default: object) -> object:
         return self.params.get(name, default)
@@ -106,6 +108,8 @@ class Tracker:
             )
             self.result.candidates.append(candidate)
             added.append(candidate)
+        if self.context.on_candidates is not None:
+            self.context.on_candidates(added, [self._seen[c.instruction] for c in added])
         return added
 
 

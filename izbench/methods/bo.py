@@ -48,17 +48,13 @@ def sobol_points(n: int, dim: int, seed: int) -> torch.Tensor:
     return engine.draw(n).to(torch.double) * 2 - 1
 
 
-def fit_model(
-    z: torch.Tensor, y: torch.Tensor, scores: torch.Tensor, coupled: bool
-) -> SingleTaskGP:
+def fit_model(z: torch.Tensor, y: torch.Tensor, scores: torch.Tensor, coupled: bool) -> SingleTaskGP:
     """The GP on evaluated soft prompts ``z`` (n, d) with mean scores ``y`` (n,)."""
     if coupled:
         # The kernel's anchor points must be in the same (unit-cube) space as its inputs.
         base = InstructionCoupledKernel((z + 1) / 2, scores)
     else:
-        base = MaternKernel(
-            nu=2.5, ard_num_dims=z.shape[-1], lengthscale_prior=GammaPrior(3.0, 6.0)
-        )
+        base = MaternKernel(nu=2.5, ard_num_dims=z.shape[-1], lengthscale_prior=GammaPrior(3.0, 6.0))
     # Soft prompts live in [-1, 1]^d; the kernels (and the Gamma(3, 6) lengthscale prior) see
     # them mapped to the unit cube, botorch's convention.
     bounds = torch.tensor([[-1.0] * z.shape[-1], [1.0] * z.shape[-1]], dtype=z.dtype)

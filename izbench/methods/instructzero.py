@@ -40,9 +40,7 @@ class InstructZero:
         while tracker.distinct < budget and tracker.result.proposals < 3 * budget:
             want = min(n_per_iter, budget - tracker.distinct)
             y = torch.tensor([c.val_score for c in tracker.result.candidates], dtype=torch.double)
-            scores = torch.tensor(
-                [c.val_scores for c in tracker.result.candidates], dtype=torch.double
-            )
+            scores = torch.tensor([c.val_scores for c in tracker.result.candidates], dtype=torch.double)
             new_z = propose(z_seen, y, scores, want, settings, seed + rounds + 1)
             self._evaluate(tracker, writer, new_z)
             z_seen = torch.cat([z_seen, new_z])

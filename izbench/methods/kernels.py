@@ -39,9 +39,7 @@ class InstructionCoupledKernel(Kernel):  # type: ignore[misc]
         self.register_buffer("train_z", train_z)
         self.register_buffer("train_scores", train_scores)
 
-    def forward(
-        self, x1: torch.Tensor, x2: torch.Tensor, diag: bool = False, **params: object
-    ) -> torch.Tensor:
+    def forward(self, x1: torch.Tensor, x2: torch.Tensor, diag: bool = False, **params: object) -> torch.Tensor:
         z = self.train_z
         gram = self.latent_kernel(z, z).to_dense()
         gram = gram + JITTER * torch.eye(gram.shape[-1], dtype=gram.dtype, device=gram.device)

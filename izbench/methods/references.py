@@ -40,9 +40,7 @@ class Manual:
     name = "manual"
 
     def optimize(self, context: MethodContext, budget: int, rng: random.Random) -> MethodResult:
-        writer = InstructionGenerator(
-            context.generator.client, template=APE_TEMPLATE, max_new_tokens=50
-        )
+        writer = InstructionGenerator(context.generator.client, template=APE_TEMPLATE, max_new_tokens=50)
         demos = format_demos([(e.input, e.answers[0]) for e in context.split.demos(0)])
         tracker = Tracker(context)
         tracker.add(writer.generate([(None, demos)]), parents=["manual"])

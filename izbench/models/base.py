@@ -25,8 +25,6 @@ class ModelBackend(Protocol):
     revision: str
     """What pins the exact weights and code path: a checksum, a dated model name, versions."""
 
-    def complete(
-        self, requests: Sequence[CompletionRequest]
-    ) -> list[Completion | BackendError]: ...
+    def complete(self, requests: Sequence[CompletionRequest]) -> list[Completion | BackendError]: ...
 
     def close(self) -> None: ...

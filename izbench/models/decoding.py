@@ -109,9 +109,7 @@ def decode(
     for _step in range(params.max_new_tokens):
         if params.temperature > 0:
             chosen = [
-                _sample(logits[i], params.temperature, params.top_p, gens[i])
-                if finish[i] is None
-                else pad_id
+                _sample(logits[i], params.temperature, params.top_p, gens[i]) if finish[i] is None else pad_id
                 for i in range(batch)
             ]
         else:
@@ -131,9 +129,7 @@ def decode(
             break
         mask = torch.cat([mask, mask.new_ones((batch, 1))], dim=1)
         positions = positions[:, -1:] + 1
-        step_ids = torch.tensor(
-            [[t if f is None else pad_id] for t, f in zip(chosen, finish, strict=True)]
-        )
+        step_ids = torch.tensor([[t if f is None else pad_id] for t, f in zip(chosen, finish, strict=True)])
         out = model(
             input_ids=step_ids,
             attention_mask=mask,

@@ -72,7 +72,5 @@ class InstructionGenerator:
         sample_indices: Sequence[int] | None = None,
     ) -> list[str]:
         """One instruction per item; greedy unless ``temperature`` > 0 (then seeded per item)."""
-        reqs = self.requests(
-            items, seed=seed, temperature=temperature, top_p=top_p, sample_indices=sample_indices
-        )
+        reqs = self.requests(items, seed=seed, temperature=temperature, top_p=top_p, sample_indices=sample_indices)
         return [c.text.strip() for c in self.client.complete(reqs)]

@@ -100,9 +100,7 @@ class LlamaCppServer:
                 tail = self._log_tail()
                 self.stop()
                 code = self._proc_returncode
-                raise BackendError(
-                    f"llama_cpp.server exited with code {code} while starting: {tail}"
-                )
+                raise BackendError(f"llama_cpp.server exited with code {code} while starting: {tail}")
             if self.healthy():
                 return
             time.sleep(0.2)

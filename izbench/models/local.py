@@ -63,8 +63,7 @@ class LocalBackend:
             soft = request.soft_prompt.to_tensor()
             if soft.shape[1] != embeds.shape[1]:
                 raise BackendError(
-                    f"soft prompt hidden size {soft.shape[1]} does not match the model's "
-                    f"{embeds.shape[1]}"
+                    f"soft prompt hidden size {soft.shape[1]} does not match the model's {embeds.shape[1]}"
                 )
             embeds = torch.cat([soft, embeds], dim=0)
         result: torch.Tensor = embeds

@@ -92,19 +92,14 @@ class OpenAIBackend:
         except RetryError as exhausted:
             cause = exhausted.last_attempt.exception()
             raise BackendError(
-                f"{self.kind} backend at {self.base_url} failed after {self.max_attempts} "
-                f"attempts: {_describe(cause)}"
+                f"{self.kind} backend at {self.base_url} failed after {self.max_attempts} attempts: {_describe(cause)}"
             ) from cause
         except openai.OpenAIError as error:
-            raise BackendError(
-                f"{self.kind} backend at {self.base_url}: {_describe(error)}"
-            ) from error
+            raise BackendError(f"{self.kind} backend at {self.base_url}: {_describe(error)}") from error
         latency = time.perf_counter() - began
         choice = response.choices[0]
         if choice.finish_reason not in ("stop", "length"):
-            raise BackendError(
-                f"{self.kind} backend returned finish_reason={choice.finish_reason!r}; not cached"
-            )
+            raise BackendError(f"{self.kind} backend returned finish_reason={choice.finish_reason!r}; not cached")
         usage = response.usage
         return Completion(
             text=choice.message.content or "",

@@ -51,9 +51,7 @@ class SoftPrompt(BaseModel):
     def from_tensor(cls, tensor: torch.Tensor) -> SoftPrompt:
         """Freeze a (tokens, hidden) tensor; any dtype or device is converted to CPU float32."""
         if tensor.dim() != 2:
-            raise ValueError(
-                f"soft prompt must be 2-D (tokens, hidden), got shape {tuple(tensor.shape)}"
-            )
+            raise ValueError(f"soft prompt must be 2-D (tokens, hidden), got shape {tuple(tensor.shape)}")
         values = tensor.detach().to("cpu", torch.float32).contiguous()
         return cls(data=values.numpy().tobytes(), shape=(values.shape[0], values.shape[1]))
 

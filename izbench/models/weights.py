@@ -108,9 +108,7 @@ def _convert(info: WeightsInfo, target: Path) -> None:
 
     tmp = target.with_name(target.name + f".tmp{os.getpid()}")
     tokenizer = AutoTokenizer.from_pretrained(str(info.gguf.parent), gguf_file=info.gguf.name)
-    model = AutoModelForCausalLM.from_pretrained(
-        str(info.gguf.parent), gguf_file=info.gguf.name, dtype="float32"
-    )
+    model = AutoModelForCausalLM.from_pretrained(str(info.gguf.parent), gguf_file=info.gguf.name, dtype="float32")
     # The tensors are already plain fp32 (transformers dequantised them); only the GGUF
     # "quantizer" bookkeeping blocks saving, so drop it and save an ordinary checkpoint.
     model.hf_quantizer = None  # type: ignore[assignment]
@@ -118,9 +116,7 @@ def _convert(info: WeightsInfo, target: Path) -> None:
         del model.config.quantization_config
     model.save_pretrained(str(tmp))
     tokenizer.save_pretrained(str(tmp))
-    (tmp / "izbench-source.json").write_text(
-        json.dumps({"gguf": str(info.gguf), "sha256": info.sha256}, indent=2)
-    )
+    (tmp / "izbench-source.json").write_text(json.dumps({"gguf": str(info.gguf), "sha256": info.sha256}, indent=2))
     # Rename last so a half-written conversion is never mistaken for a finished one.
     try:
         tmp.rename(target)

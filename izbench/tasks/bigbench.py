@@ -43,14 +43,8 @@ def _read(path: Path) -> dict[str, Any]:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
         raise ConfigError(f"{path}: not a readable BIG-bench task.json ({error})") from None
-    if (
-        not isinstance(raw, dict)
-        or not isinstance(raw.get("examples"), list)
-        or not raw["examples"]
-    ):
-        raise ConfigError(
-            f"{path}: field 'examples': missing or empty; fix: add a list of examples"
-        )
+    if not isinstance(raw, dict) or not isinstance(raw.get("examples"), list) or not raw["examples"]:
+        raise ConfigError(f"{path}: field 'examples': missing or empty; fix: add a list of examples")
     return raw
 
 
@@ -67,9 +61,7 @@ def _example(path: Path, index: int, record: dict[str, Any]) -> Example:
         target = record["target"]
         answers = tuple(target) if isinstance(target, list) else (str(target),)
         return Example(input=str(record["input"]), answers=answers)
-    raise ConfigError(
-        f"{path}: example {index} has neither 'target' nor 'target_scores'; fix: add one"
-    )
+    raise ConfigError(f"{path}: example {index} has neither 'target' nor 'target_scores'; fix: add one")
 
 
 def load(spec: TaskSpec) -> TaskData:

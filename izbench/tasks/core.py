@@ -57,13 +57,9 @@ def wordnet() -> Any:
     lexnames = view / "lexnames"
     if not lexnames.exists():
         manual = Path("/usr/share/man/man5/lexnames.5WN.gz")
-        rows = re.findall(
-            r"^(\d\d)\s+(\w+\.\w+)", gzip.decompress(manual.read_bytes()).decode(), re.M
-        )
+        rows = re.findall(r"^(\d\d)\s+(\w+\.\w+)", gzip.decompress(manual.read_bytes()).decode(), re.M)
         category = {"noun": 1, "verb": 2, "adj": 3, "adv": 4}
-        lexnames.write_text(
-            "".join(f"{n}\t{name}\t{category[name.split('.')[0]]}\n" for n, name in rows)
-        )
+        lexnames.write_text("".join(f"{n}\t{name}\t{category[name.split('.')[0]]}\n" for n, name in rows))
     if str(view) not in nltk.data.path:
         nltk.data.path.append(str(view))
 
@@ -82,9 +78,7 @@ def frequent_words(limit: int = 8000) -> tuple[str, ...]:
     """Frequent English words (most frequent first), letters only, at least 3 long."""
     import wordfreq
 
-    return tuple(
-        w for w in wordfreq.top_n_list("en", limit) if w.isascii() and w.isalpha() and len(w) >= 3
-    )
+    return tuple(w for w in wordfreq.top_n_list("en", limit) if w.isascii() and w.isalpha() and len(w) >= 3)
 
 
 @cache
@@ -102,11 +96,7 @@ def _pos_words(pos: str) -> tuple[str, ...]:
     out = []
     for word in frequent_words():
         synsets = wn.synsets(word)
-        if (
-            not synsets
-            or not all(s.pos() in allowed for s in synsets)
-            or wn.morphy(word, pos) != word
-        ):
+        if not synsets or not all(s.pos() in allowed for s in synsets) or wn.morphy(word, pos) != word:
             continue
         # Proper nouns ("Texas") only appear capitalised among the lemma names.
         if not any(lemma.name() == word for s in synsets for lemma in s.lemmas()):

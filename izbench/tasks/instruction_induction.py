@@ -77,24 +77,18 @@ def _read_split(path: Path, spec: TaskSpec) -> tuple[Example, ...]:
                 raise KeyError(f"example {key} has none of {list(spec.answer_fields)}")
             out.append(Example(input=_input(spec, record, key), answers=answers))
     except (OSError, ValueError, KeyError, TypeError) as error:
-        raise ConfigError(
-            f"{path}: not an Instruction Induction task file ({error}); re-fetch it"
-        ) from None
+        raise ConfigError(f"{path}: not an Instruction Induction task file ({error}); re-fetch it") from None
     return tuple(out)
 
 
 def load(spec: TaskSpec, data_dir: Path | None) -> TaskData:
     """The task's induce and execute examples and its human annotations."""
     if data_dir is None:
-        raise ConfigError(
-            f"task {spec.name} needs the Instruction Induction data; run {FETCH_HINT}"
-        )
+        raise ConfigError(f"task {spec.name} needs the Instruction Induction data; run {FETCH_HINT}")
     if not data_dir.is_dir():
         raise ConfigError(f"data directory {data_dir} does not exist; run {FETCH_HINT}")
     if not has_task(data_dir, spec.name):
-        raise ConfigError(
-            f"{data_dir} has no raw/induce|execute/{spec.name}.json; run {FETCH_HINT}"
-        )
+        raise ConfigError(f"{data_dir} has no raw/induce|execute/{spec.name}.json; run {FETCH_HINT}")
     annotations: tuple[str, ...] = ()
     annotation_file = data_dir / "annotations" / f"{spec.name}.json"
     if annotation_file.is_file():
@@ -113,9 +107,7 @@ def fetch(dest: Path, base_url: str = UPSTREAM_BASE, timeout_s: float = 60.0) ->
     is refused (never written), so ``dest`` only ever holds verified upstream bytes.
     """
     info = manifest()
-    prefix = (
-        f"{base_url.rstrip('/')}/{info['repository']}/{info['commit']}/{info['upstream_prefix']}"
-    )
+    prefix = f"{base_url.rstrip('/')}/{info['repository']}/{info['commit']}/{info['upstream_prefix']}"
     written: list[str] = []
     for relative, expected in info["files"].items():
         target = dest / relative
@@ -126,9 +118,7 @@ def fetch(dest: Path, base_url: str = UPSTREAM_BASE, timeout_s: float = 60.0) ->
             with urlopen(url, timeout=timeout_s) as response:  # noqa: S310 - https or a given URL
                 content = response.read()
         except (URLError, OSError) as error:
-            raise ConfigError(
-                f"could not download {url}: {error}; check the network or --base-url"
-            ) from None
+            raise ConfigError(f"could not download {url}: {error}; check the network or --base-url") from None
         actual = hashlib.sha256(content).hexdigest()
         if actual != expected:
             raise ConfigError(

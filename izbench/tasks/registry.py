@@ -47,9 +47,7 @@ class TaskRegistry:
     @cached_property
     def specs(self) -> dict[str, TaskSpec]:
         if not self.tasks_dir.is_dir():
-            raise ConfigError(
-                f"tasks directory {self.tasks_dir} does not exist; set IZBENCH_TASKS_DIR"
-            )
+            raise ConfigError(f"tasks directory {self.tasks_dir} does not exist; set IZBENCH_TASKS_DIR")
         specs: dict[str, TaskSpec] = {}
         for path in sorted(self.tasks_dir.glob("*/*.yaml"), key=_suite_rank):
             if path.parent.name == "tables":
@@ -57,16 +55,11 @@ class TaskRegistry:
             spec = load_spec(path)
             if spec.source is Source.CORE and spec.generator not in core.GENERATORS:
                 known = ", ".join(sorted(core.GENERATORS))
-                raise ConfigError(
-                    f"{path}: field 'generator': unknown {spec.generator!r}; "
-                    f"fix: use one of {known}"
-                )
+                raise ConfigError(f"{path}: field 'generator': unknown {spec.generator!r}; fix: use one of {known}")
             specs[spec.key] = spec
         if self.bigbench_dir is not None:
             if not self.bigbench_dir.is_dir():
-                raise ConfigError(
-                    f"BIG-bench directory {self.bigbench_dir} does not exist; fix --bigbench-dir"
-                )
+                raise ConfigError(f"BIG-bench directory {self.bigbench_dir} does not exist; fix --bigbench-dir")
             for spec in bigbench.discover(self.bigbench_dir):
                 specs[spec.key] = spec
         return specs
@@ -83,11 +76,7 @@ class TaskRegistry:
             if instruction_induction.has_task(self.data_dir, spec.name):
                 return Availability(True, "")
             return Availability(False, instruction_induction.FETCH_HINT)
-        if (
-            spec.source is Source.CORE
-            and spec.generator in core.NEEDS_WORDNET
-            and not core.wordnet_available()
-        ):
+        if spec.source is Source.CORE and spec.generator in core.NEEDS_WORDNET and not core.wordnet_available():
             return Availability(False, core.WORDNET_HINT)
         return Availability(True, "")
 
@@ -147,9 +136,7 @@ class TaskRegistry:
         universe = core.GENERATORS[spec.generator]()
         n_execute = min(spec.execute_size, len(universe) // 5)
         n_induce = min(spec.induce_size, len(universe) - n_execute)
-        drawn = rng_for("core", spec.name, spec.generator_seed).sample(
-            universe, n_execute + n_induce
-        )
+        drawn = rng_for("core", spec.name, spec.generator_seed).sample(universe, n_execute + n_induce)
         return TaskData(induce=tuple(drawn[n_execute:]), execute=tuple(drawn[:n_execute]))
 
 

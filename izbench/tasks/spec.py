@@ -97,11 +97,7 @@ def load_spec(path: Path) -> TaskSpec:
     if spec.source is Source.CORE and not spec.generator:
         raise ConfigError(f"{path}: field 'generator': core tasks need one; fix: add it")
     if path.stem != spec.name:
-        raise ConfigError(
-            f"{path}: field 'name' is {spec.name!r}; fix: rename the file or the task"
-        )
+        raise ConfigError(f"{path}: field 'name' is {spec.name!r}; fix: rename the file or the task")
     if path.parent.name != spec.suite:
-        raise ConfigError(
-            f"{path}: field 'suite' is {spec.suite!r}; fix: move the file to tasks/{spec.suite}/"
-        )
+        raise ConfigError(f"{path}: field 'suite' is {spec.suite!r}; fix: move the file to tasks/{spec.suite}/")
     return spec

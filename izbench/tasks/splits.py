@@ -38,9 +38,7 @@ def make_split(
 ) -> Split:
     """Draw the split; small pools keep at least ``n_demos`` examples for demos."""
     if len(data.induce) < n_demos + 1:
-        raise ConfigError(
-            f"task {task} has only {len(data.induce)} induce examples; it needs {n_demos + 1}"
-        )
+        raise ConfigError(f"task {task} has only {len(data.induce)} induce examples; it needs {n_demos + 1}")
     order = list(range(len(data.induce)))
     rng_for("split", task, seed).shuffle(order)
     n_val = min(n_validation, len(order) - n_demos)

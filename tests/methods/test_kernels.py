@@ -35,9 +35,7 @@ def test_coupled_kernel_equals_the_formula_by_hand() -> None:
     s_ls = kernel.instruction_kernel.lengthscale.detach()
     gram = matern52(z, z, l_ls) + JITTER * torch.eye(2, dtype=torch.double)
     inv = torch.linalg.inv(gram)
-    expected = (
-        matern52(x, z, l_ls) @ inv @ matern52(scores, scores, s_ls) @ inv @ matern52(z, x, l_ls)
-    )
+    expected = matern52(x, z, l_ls) @ inv @ matern52(scores, scores, s_ls) @ inv @ matern52(z, x, l_ls)
     assert torch.allclose(kernel(x, x).to_dense().detach(), expected, atol=1e-8)
 
 

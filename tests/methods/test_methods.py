@@ -18,9 +18,7 @@ from izbench.tasks.registry import TaskRegistry
 SMOKE = PROFILES["smoke"]
 
 
-def _run(
-    cache: Path, method: str, seed: int, mode: CacheMode = CacheMode.USE
-) -> tuple[CellResult, int]:
+def _run(cache: Path, method: str, seed: int, mode: CacheMode = CacheMode.USE) -> tuple[CellResult, int]:
     with Runtime(Settings(cache_dir=cache, cache_mode=mode)) as runtime:
         cell = run_cell(runtime, TaskRegistry(), method, "core/larger_animal", seed, SMOKE)
         return cell, runtime.stats.made
@@ -40,9 +38,7 @@ def test_method_is_within_budget_and_replays(method: str, tmp_path: Path) -> Non
     assert (replayed.val_score, replayed.test_score) == (cell.val_score, cell.test_score)
     other, _ = _run(tmp_path / "cache", method, seed=1)
     assert other.result is not None
-    assert [c.instruction for c in other.result.candidates] != [
-        c.instruction for c in cell.result.candidates
-    ]
+    assert [c.instruction for c in other.result.candidates] != [c.instruction for c in cell.result.candidates]
 
 
 def test_references_run(tmp_path: Path) -> None:

@@ -19,9 +19,7 @@ def _soft(seed: int, hidden: int) -> torch.Tensor:
     return torch.rand((5, hidden), generator=gen) * 2 - 1
 
 
-def test_soft_prompt_steers_the_instruction(
-    local_client: CachedClient, local_backend: LocalBackend
-) -> None:
+def test_soft_prompt_steers_the_instruction(local_client: CachedClient, local_backend: LocalBackend) -> None:
     generator = InstructionGenerator(local_client, max_new_tokens=32)
     hidden = local_backend.hidden_size
     a, b = generator.generate([(_soft(1, hidden), DEMOS), (_soft(2, hidden), DEMOS)])
@@ -51,9 +49,7 @@ def test_batched_equals_unbatched(local_backend: LocalBackend) -> None:
         )
         for i in range(6)
     ] + [
-        CompletionRequest.user(
-            "Name a color.", max_tokens=12, temperature=0.8, seed=5, sample_index=k
-        )
+        CompletionRequest.user("Name a color.", max_tokens=12, temperature=0.8, seed=5, sample_index=k)
         for k in range(3)
     ]
     batched = local_backend.complete(requests)

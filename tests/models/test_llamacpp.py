@@ -37,9 +37,7 @@ def test_server_answers_through_the_openai_client_and_stops() -> None:
     pid = backend.server.pid
     assert pid is not None
     try:
-        requests = [
-            CompletionRequest.user(f"What is {i} plus {i}?", max_tokens=12) for i in range(3)
-        ]
+        requests = [CompletionRequest.user(f"What is {i} plus {i}?", max_tokens=12) for i in range(3)]
         answers = backend.complete(requests)
         assert all(not isinstance(a, BackendError) for a in answers)
         assert all(a.completion_tokens > 0 and a.text for a in answers)  # type: ignore[union-attr]

@@ -92,9 +92,7 @@ def broken() -> Iterator[FlakyServer]:
 
 
 def _backend(url: str, attempts: int = 4) -> OpenAIBackend:
-    return OpenAIBackend(
-        url, "test-model", max_attempts=attempts, backoff_base_s=0.01, backoff_max_s=0.05
-    )
+    return OpenAIBackend(url, "test-model", max_attempts=attempts, backoff_base_s=0.01, backoff_max_s=0.05)
 
 
 def test_429_is_retried_until_it_succeeds(rate_limited: FlakyServer) -> None:
@@ -117,9 +115,7 @@ def test_persistent_5xx_fails_only_after_all_attempts(broken: FlakyServer) -> No
 
 
 def test_concurrent_batch_keeps_order(rate_limited: FlakyServer) -> None:
-    backend = OpenAIBackend(
-        rate_limited.base_url, "m", concurrency=4, backoff_base_s=0.01, backoff_max_s=0.05
-    )
+    backend = OpenAIBackend(rate_limited.base_url, "m", concurrency=4, backoff_base_s=0.01, backoff_max_s=0.05)
     answers = backend.complete([CompletionRequest.user(f"q{i}") for i in range(8)])
     assert [a.text for a in answers] == [f"echo: q{i}" for i in range(8)]  # type: ignore[union-attr]
 

@@ -24,9 +24,7 @@ def test_free_text_and_multiple_choice(tmp_path: Path) -> None:
         {
             "name": "capitals",
             "description": "Name the capital.",
-            "examples": [
-                {"input": f"Country {i}", "target": [f"City {i}", f"Town {i}"]} for i in range(10)
-            ],
+            "examples": [{"input": f"Country {i}", "target": [f"City {i}", f"Town {i}"]} for i in range(10)],
         },
     )
     _write(
@@ -35,10 +33,7 @@ def test_free_text_and_multiple_choice(tmp_path: Path) -> None:
         {
             "name": "parity",
             "description": "Odd or even.",
-            "examples": [
-                {"input": str(i), "target_scores": {"odd": i % 2, "even": 1 - i % 2}}
-                for i in range(12)
-            ],
+            "examples": [{"input": str(i), "target_scores": {"odd": i % 2, "even": 1 - i % 2}} for i in range(12)],
         },
     )
     registry = TaskRegistry(bigbench_dir=tmp_path)

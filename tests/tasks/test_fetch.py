@@ -17,9 +17,7 @@ from izbench.tasks import instruction_induction
 from izbench.tasks.registry import TaskRegistry
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "instruction-induction"
-pytestmark = pytest.mark.skipif(
-    not SHARED.is_dir(), reason="../shared data not beside the checkout"
-)
+pytestmark = pytest.mark.skipif(not SHARED.is_dir(), reason="../shared data not beside the checkout")
 
 
 class _Quiet(SimpleHTTPRequestHandler):

@@ -16,9 +16,7 @@ from izbench.tasks.spec import load_spec
 from izbench.tasks.splits import make_split
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "instruction-induction"
-needs_data = pytest.mark.skipif(
-    not SHARED.is_dir(), reason="../shared data not beside the checkout"
-)
+needs_data = pytest.mark.skipif(not SHARED.is_dir(), reason="../shared data not beside the checkout")
 
 
 def _counts(path: Path) -> int:
@@ -134,9 +132,7 @@ def _broken(tmp_path: Path, text: str, name: str = "sum") -> Path:
         ),
     ],
 )
-def test_a_bad_task_file_is_one_line_and_nothing_loads(
-    tmp_path: Path, text: str, message: str
-) -> None:
+def test_a_bad_task_file_is_one_line_and_nothing_loads(tmp_path: Path, text: str, message: str) -> None:
     registry = TaskRegistry(tasks_dir=_broken(tmp_path, text))
     with pytest.raises(ConfigError, match=message) as caught:
         registry.resolve("all")

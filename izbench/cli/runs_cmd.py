@@ -1,0 +1,70 @@
+"""``izbench runs list|show``: what the results store holds."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from izbench.cli._app import app, console, settings_of
+from izbench.errors import ConfigError
+from izbench.store import ResultStore
+
+runs_app = typer.Typer(help="Inspect stored runs.", no_args_is_help=True)
+app.add_typer(runs_app, name="runs")
+
+
+@runs_app.command("list")
+def runs_list(
+    ctx: typer.Context,
+    status: Annotated[str | None, typer.Option(help="done | running | failed (default: all).")] = None,
+) -> None:
+    """One line per run: id, method, task, seed, status, scores, calls."""
+    with ResultStore.open(settings_of(ctx).store, read_only=True) as store:
+        runs = store.runs(status)
+    table = Table(title=f"runs in {settings_of(ctx).store}")
+    for column in ("run", "method", "task", "seed", "status", "val", "test", "calls made/served"):
+        table.add_column(column)
+    for r in runs:
+        table.add_row(
+            r["run_id"][:10],
+            r["method"],
+            r["task"],
+            str(r["seed"]),
+            r["status"],
+            "" if r["val_score"] is None else f"{r['val_score']:.3f}",
+            "" if r["test_score"] is None else f"{r['test_score']:.3f}",
+            f"{r['calls_made'] or 0}/{r['calls_served'] or 0}",
+        )
+    console.print(table)
+
+
+@runs_app.command("show")
+def runs_show(
+    ctx: typer.Context,
+    run_id: Annotated[str, typer.Argument(help="A run id or a unique prefix of one.")],
+) -> None:
+    """A run's configuration, result and candidates."""
+    with ResultStore.open(settings_of(ctx).store, read_only=True) as store:
+        matches = store.query("SELECT * FROM runs WHERE run_id LIKE ?", [run_id + "%"])
+        if len(matches) != 1:
+            raise ConfigError(f"{len(matches)} runs match {run_id!r}; give more of the id")
+        run = matches[0]
+        candidates = store.query(
+            "SELECT step, val_score, instruction, is_new FROM candidates WHERE run_id = ? "
+            "ORDER BY val_score DESC, step",
+            [run["run_id"]],
+        )
+    for field in ("run_id", "method", "task", "seed", "status", "config_hash", "git_commit"):
+        console.print(f"{field}: {run[field]}", highlight=False)
+    console.print(
+        f"best (val {run['val_score']}, test {run['test_score']}): {run['best_instruction']}",
+        highlight=False,
+    )
+    table = Table(title="candidates")
+    for column in ("step", "val", "new", "instruction"):
+        table.add_column(column)
+    for c in candidates:
+        table.add_row(str(c["step"]), f"{c['val_score']:.3f}", str(c["is_new"]), c["instruction"][:160])
+    console.print(table)

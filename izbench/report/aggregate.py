@@ -1,0 +1,191 @@
+"""From stored runs to a leaderboard: means with 95% intervals, ranks, wins, paired tests.
+
+- Per (task, method): mean test score over seeds, with a Student-t 95% interval (none for
+  a single seed).
+- Rank: per task, methods ranked by mean test score (ties share the average rank); the
+  leaderboard orders methods by average score, then average rank.
+- Paired comparison of two methods uses only what both ran on the same (task, seed), and
+  pairs their test predictions example by example (the test set is fixed per task and seed):
+  a two-sided sign test over examples where they differ, and a paired bootstrap 95% interval
+  of the mean difference (resampling examples).
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+from dataclasses import dataclass, field
+from typing import Any
+
+from scipy import stats
+
+from izbench.store import ResultStore
+
+
+@dataclass(frozen=True)
+class Cell:
+    run_id: str
+    method: str
+    task: str
+    seed: int
+    val_score: float
+    test_score: float
+    best_instruction: str
+    calls_made: int
+    calls_served: int
+    wall_s: float
+    test_scores: tuple[float, ...]
+    curve: tuple[float, ...]
+    """Best validation score after each distinct candidate (score versus queries)."""
+
+    def record(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k not in ("test_scores",)} | {
+            "test_scores": list(self.test_scores),
+            "curve": list(self.curve),
+        }
+
+
+def load_cells(store: ResultStore) -> list[Cell]:
+    """Every finished run, with its per-example test scores and its best-so-far curve."""
+    cells = []
+    for run in store.runs("done"):
+        tests = store.query(
+            "SELECT score FROM predictions WHERE run_id = ? AND split = 'test' ORDER BY example_index",
+            [run["run_id"]],
+        )
+        vals = store.query(
+            "SELECT val_score FROM candidates WHERE run_id = ? AND is_new ORDER BY step",
+            [run["run_id"]],
+        )
+        curve, best = [], float("-inf")
+        for v in vals:
+            best = max(best, v["val_score"])
+            curve.append(best)
+        cells.append(
+            Cell(
+                run_id=run["run_id"],
+                method=run["method"],
+                task=run["task"],
+                seed=run["seed"],
+                val_score=run["val_score"],
+                test_score=run["test_score"],
+                best_instruction=run["best_instruction"],
+                calls_made=run["calls_made"] or 0,
+                calls_served=run["calls_served"] or 0,
+                wall_s=run["wall_s"] or 0.0,
+                test_scores=tuple(t["score"] for t in tests),
+                curve=tuple(curve),
+            )
+        )
+    return cells
+
+
+@dataclass(frozen=True)
+class Entry:
+    mean: float
+    low: float | None
+    high: float | None
+    n_seeds: int
+
+
+@dataclass(frozen=True)
+class Pairwise:
+    a: str
+    b: str
+    n_examples: int
+    mean_diff: float
+    ci_low: float
+    ci_high: float
+    a_better: int
+    b_better: int
+    p_value: float
+
+
+@dataclass
+class Leaderboard:
+    methods: list[str]
+    tasks: list[str]
+    table: dict[tuple[str, str], Entry] = field(default_factory=dict)
+    average: dict[str, float] = field(default_factory=dict)
+    rank: dict[str, float] = field(default_factory=dict)
+    wins: dict[str, int] = field(default_factory=dict)
+    pairwise: list[Pairwise] = field(default_factory=list)
+    best_instruction: dict[tuple[str, str], str] = field(default_factory=dict)
+
+
+def _interval(values: list[float]) -> tuple[float | None, float | None]:
+    if len(values) < 2:
+        return None, None
+    mean = statistics.fmean(values)
+    half = float(stats.t.ppf(0.975, len(values) - 1)) * statistics.stdev(values) / len(values) ** 0.5
+    return mean - half, mean + half
+
+
+def _pair(cells: list[Cell], a: str, b: str, resamples: int = 2000) -> Pairwise | None:
+    by_key = {(c.method, c.task, c.seed): c for c in cells}
+    diffs: list[float] = []
+    for (method, task, seed), cell in by_key.items():
+        other = by_key.get((b, task, seed))
+        if method != a or other is None or len(other.test_scores) != len(cell.test_scores):
+            continue
+        diffs.extend(x - y for x, y in zip(cell.test_scores, other.test_scores, strict=True))
+    if not diffs:
+        return None
+    a_better = sum(d > 0 for d in diffs)
+    b_better = sum(d < 0 for d in diffs)
+    p = float(stats.binomtest(a_better, a_better + b_better).pvalue) if a_better + b_better else 1.0
+    rng = random.Random(0)
+    means = sorted(statistics.fmean(rng.choices(diffs, k=len(diffs))) for _ in range(resamples))
+    return Pairwise(
+        a=a,
+        b=b,
+        n_examples=len(diffs),
+        mean_diff=statistics.fmean(diffs),
+        ci_low=means[int(0.025 * resamples)],
+        ci_high=means[int(0.975 * resamples) - 1],
+        a_better=a_better,
+        b_better=b_better,
+        p_value=p,
+    )
+
+
+def build_leaderboard(cells: list[Cell]) -> Leaderboard:
+    methods = sorted({c.method for c in cells})
+    tasks = sorted({c.task for c in cells})
+    board = Leaderboard(methods=methods, tasks=tasks)
+    ranks: dict[str, list[float]] = {m: [] for m in methods}
+    for task in tasks:
+        means = {}
+        for method in methods:
+            scores = [c.test_score for c in cells if c.task == task and c.method == method]
+            if not scores:
+                continue
+            low, high = _interval(scores)
+            board.table[(task, method)] = Entry(statistics.fmean(scores), low, high, len(scores))
+            means[method] = statistics.fmean(scores)
+            best = max(
+                (c for c in cells if c.task == task and c.method == method),
+                key=lambda c: c.val_score,
+            )
+            board.best_instruction[(task, method)] = best.best_instruction
+        ordered = sorted(set(means.values()), reverse=True)
+        for method, value in means.items():
+            tied = [m for m in means if means[m] == value]
+            position = sum(1 for v in means.values() if v > value)
+            ranks[method].append(position + (len(tied) + 1) / 2)
+        if ordered:
+            for method, value in means.items():
+                if value == ordered[0]:
+                    board.wins[method] = board.wins.get(method, 0) + 1
+    for method in methods:
+        values = [board.table[(t, method)].mean for t in tasks if (t, method) in board.table]
+        board.average[method] = statistics.fmean(values) if values else float("nan")
+        board.rank[method] = statistics.fmean(ranks[method]) if ranks[method] else float("nan")
+        board.wins.setdefault(method, 0)
+    board.methods = sorted(methods, key=lambda m: (-board.average[m], board.rank[m]))
+    for i, a in enumerate(board.methods):
+        for b in board.methods[i + 1 :]:
+            pair = _pair(cells, a, b)
+            if pair is not None:
+                board.pairwise.append(pair)
+    return board

@@ -1,0 +1,51 @@
+"""Regression check: the store's cells against a saved ``results.json``.
+
+A cell regresses when its validation or test score moved by more than the tolerance (exact by
+default: a replayed run must reproduce every metric) or when it is missing from the store.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from izbench.errors import ConfigError
+from izbench.report.aggregate import Cell
+
+
+@dataclass(frozen=True)
+class Moved:
+    cell: tuple[str, str, int]
+    metric: str
+    baseline: float | None
+    current: float | None
+
+    @property
+    def regression(self) -> bool:
+        return self.current is None or self.baseline is None or self.current < self.baseline
+
+
+def load_baseline(path: Path) -> dict[tuple[str, str, int], dict[str, Any]]:
+    try:
+        cells = json.loads(path.read_text())["cells"]
+        return {(c["method"], c["task"], int(c["seed"])): c for c in cells}
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ConfigError(f"{path} is not an izbench results.json ({error}); write one with `izbench report`") from None
+
+
+def compare(
+    baseline: dict[tuple[str, str, int], dict[str, Any]], cells: list[Cell], tolerance: float = 0.0
+) -> list[Moved]:
+    """Every metric of every baseline cell that moved by more than ``tolerance``."""
+    current = {(c.method, c.task, c.seed): c for c in cells}
+    moved = []
+    for key, base in sorted(baseline.items()):
+        cell = current.get(key)
+        for metric in ("val_score", "test_score"):
+            now = None if cell is None else float(getattr(cell, metric))
+            then = base.get(metric)
+            if now is None or then is None or abs(now - float(then)) > tolerance:
+                moved.append(Moved(key, metric, then, now))
+    return moved

@@ -1,0 +1,230 @@
+"""The results store: every run, candidate, prediction and metric in one DuckDB file.
+
+It is izbench's memory and readable without izbench (``duckdb results/izbench.duckdb``).
+Rows are written as a run goes, so a killed run keeps what it did; a run is identified by
+(method, task, seed, config hash), so running the same cell again resumes or reuses it
+instead of adding duplicates. The file carries a schema version and is migrated on open.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from izbench.errors import ConfigError
+
+SCHEMA_VERSION = 1
+
+_SCHEMA_V1 = """
+CREATE TABLE IF NOT EXISTS izbench_meta (key VARCHAR PRIMARY KEY, value VARCHAR);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id VARCHAR PRIMARY KEY,
+    method VARCHAR, task VARCHAR, seed INTEGER, budget INTEGER,
+    config_json VARCHAR, config_hash VARCHAR,
+    izbench_version VARCHAR, git_commit VARCHAR,
+    blackbox VARCHAR, blackbox_model VARCHAR, generator_model VARCHAR,
+    status VARCHAR, started_at TIMESTAMP, ended_at TIMESTAMP,
+    calls_made INTEGER, calls_served INTEGER, tokens BIGINT, cost DOUBLE,
+    proposals INTEGER, distinct_candidates INTEGER,
+    best_instruction VARCHAR, val_score DOUBLE, test_score DOUBLE, wall_s DOUBLE
+);
+CREATE TABLE IF NOT EXISTS candidates (
+    run_id VARCHAR, step INTEGER, instruction VARCHAR, val_score DOUBLE,
+    soft_prompt DOUBLE[], parent VARCHAR, is_new BOOLEAN
+);
+CREATE TABLE IF NOT EXISTS predictions (
+    run_id VARCHAR, split VARCHAR, step INTEGER, example_index INTEGER,
+    input VARCHAR, prediction VARCHAR, gold VARCHAR[], score DOUBLE
+);
+CREATE TABLE IF NOT EXISTS metrics (run_id VARCHAR, name VARCHAR, value DOUBLE);
+"""
+
+MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1}
+"""Schema version -> SQL that brings a store from the previous version to it."""
+
+
+def config_hash(config: dict[str, Any]) -> str:
+    """A short, stable hash of a resolved configuration (canonical JSON)."""
+    text = json.dumps(config, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def run_id_for(method: str, task: str, seed: int, cfg_hash: str) -> str:
+    return hashlib.sha256(f"{method}|{task}|{seed}|{cfg_hash}".encode()).hexdigest()[:20]
+
+
+@dataclass(frozen=True)
+class RunKey:
+    method: str
+    task: str
+    seed: int
+    config: dict[str, Any]
+
+    @property
+    def config_hash(self) -> str:
+        return config_hash(self.config)
+
+    @property
+    def run_id(self) -> str:
+        return run_id_for(self.method, self.task, self.seed, self.config_hash)
+
+
+class ResultStore:
+    """One DuckDB file; open it with :meth:`open` (a context manager) and write through it."""
+
+    def __init__(self, connection: duckdb.DuckDBPyConnection, path: Path) -> None:
+        self.db = connection
+        self.path = path
+
+    @classmethod
+    @contextmanager
+    def open(cls, path: Path, read_only: bool = False) -> Iterator[ResultStore]:
+        path = Path(path)
+        if read_only and not path.exists():
+            raise ConfigError(f"no results store at {path}; run `izbench compare` first or pass --store")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            connection = duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as error:
+            if "lock" in str(error).lower():
+                raise ConfigError(
+                    f"results store {path} is in use by another izbench process; wait for it or use another --store"
+                ) from None
+            raise ConfigError(f"{path} is not a DuckDB results store ({str(error)[:120]})") from None
+        except duckdb.Error as error:
+            raise ConfigError(f"{path} is not a DuckDB results store ({str(error)[:120]})") from None
+        store = cls(connection, path)
+        try:
+            if not read_only:
+                store._migrate()
+            store._check()
+            yield store
+        finally:
+            connection.close()
+
+    def _version(self) -> int | None:
+        tables = {r[0] for r in self.db.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+        if "izbench_meta" not in tables:
+            return None if tables else 0
+        row = self.db.execute("SELECT value FROM izbench_meta WHERE key = 'schema_version'").fetchone()
+        return int(row[0]) if row else 0
+
+    def _migrate(self) -> None:
+        version = self._version()
+        if version is None:
+            raise ConfigError(f"{self.path} holds other tables, not an izbench store; use another --store")
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            self.db.execute(MIGRATIONS[target])
+            self.db.execute("INSERT OR REPLACE INTO izbench_meta VALUES ('schema_version', ?)", [str(target)])
+
+    def _check(self) -> None:
+        version = self._version()
+        if version is None or version == 0:
+            raise ConfigError(f"{self.path} is not an izbench store (no schema version)")
+        if version > SCHEMA_VERSION:
+            raise ConfigError(
+                f"{self.path} has schema version {version}, newer than this izbench ({SCHEMA_VERSION}); upgrade izbench"
+            )
+
+    # --- writing -------------------------------------------------------------------------
+
+    def run_status(self, run_id: str) -> str | None:
+        row = self.db.execute("SELECT status FROM runs WHERE run_id = ?", [run_id]).fetchone()
+        return str(row[0]) if row else None
+
+    def start_run(self, key: RunKey, info: dict[str, Any]) -> None:
+        """Begin (or restart) a run: a previous unfinished attempt's rows are replaced."""
+        run_id = key.run_id
+        for table in ("candidates", "predictions", "metrics", "runs"):
+            self.db.execute(f"DELETE FROM {table} WHERE run_id = ?", [run_id])  # noqa: S608
+        self.db.execute(
+            """INSERT INTO runs (run_id, method, task, seed, budget, config_json, config_hash,
+               izbench_version, git_commit, blackbox, blackbox_model, generator_model, status,
+               started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?)""",
+            [
+                run_id, key.method, key.task, key.seed, info.get("budget"),
+                json.dumps(key.config, sort_keys=True, default=str), key.config_hash,
+                info.get("izbench_version"), info.get("git_commit"), info.get("blackbox"),
+                info.get("blackbox_model"), info.get("generator_model"), _now(),
+            ],
+        )  # fmt: skip
+
+    def add_candidates(self, run_id: str, rows: Sequence[dict[str, Any]]) -> None:
+        if rows:
+            self.db.executemany(
+                "INSERT INTO candidates VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    [
+                        run_id,
+                        r["step"],
+                        r["instruction"],
+                        r["val_score"],
+                        r["soft_prompt"],
+                        r["parent"],
+                        r["new"],
+                    ]
+                    for r in rows
+                ],
+            )
+
+    def add_predictions(self, run_id: str, rows: Sequence[dict[str, Any]]) -> None:
+        if rows:
+            self.db.executemany(
+                "INSERT INTO predictions VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    [
+                        run_id,
+                        r["split"],
+                        r["step"],
+                        r["index"],
+                        r["input"],
+                        r["prediction"],
+                        list(r["gold"]),
+                        r["score"],
+                    ]
+                    for r in rows
+                ],
+            )
+
+    def finish_run(self, run_id: str, summary: dict[str, Any], metrics: dict[str, float]) -> None:
+        self.db.execute(
+            """UPDATE runs SET status = 'done', ended_at = ?, calls_made = ?, calls_served = ?,
+               tokens = ?, cost = ?, proposals = ?, distinct_candidates = ?, best_instruction = ?,
+               val_score = ?, test_score = ?, wall_s = ? WHERE run_id = ?""",
+            [
+                _now(), summary["calls_made"], summary["calls_served"], summary["tokens"],
+                summary.get("cost", 0.0), summary["proposals"], summary["distinct"],
+                summary["best_instruction"], summary["val_score"], summary["test_score"],
+                summary["wall_s"], run_id,
+            ],
+        )  # fmt: skip
+        self.db.executemany(
+            "INSERT INTO metrics VALUES (?, ?, ?)",
+            [[run_id, k, v] for k, v in sorted(metrics.items())],
+        )
+
+    def mark_failed(self, run_id: str) -> None:
+        self.db.execute("UPDATE runs SET status = 'failed', ended_at = ? WHERE run_id = ?", [_now(), run_id])
+
+    # --- reading -------------------------------------------------------------------------
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        cursor = self.db.execute(sql, list(params))
+        names = [d[0] for d in cursor.description or []]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    def runs(self, status: str | None = "done") -> list[dict[str, Any]]:
+        where = "WHERE status = ?" if status else ""
+        return self.query(f"SELECT * FROM runs {where} ORDER BY task, method, seed", [status] if status else [])  # noqa: S608
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)

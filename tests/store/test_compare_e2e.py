@@ -1,0 +1,202 @@
+"""``izbench compare`` end to end on the real embedded models, into a real DuckDB store."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+
+from izbench.cache import ResponseCache
+
+ARGS = [
+    "compare",
+    "--tasks",
+    "larger_animal,sum",
+    "--methods",
+    "uniform,empty",
+    "--profile",
+    "smoke",
+]
+
+
+def _env(tmp: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "IZBENCH_CACHE_DIR": str(tmp / "cache"),
+        "IZBENCH_STORE": str(tmp / "s.duckdb"),
+    }
+
+
+def _izbench(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "izbench", *args],
+        capture_output=True,
+        text=True,
+        env=_env(tmp),
+        timeout=600,
+    )
+
+
+def _rows(tmp: Path, sql: str) -> list[tuple[object, ...]]:
+    con = duckdb.connect(str(tmp / "s.duckdb"), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def test_compare_stores_everything_and_replays_exactly(tmp_path: Path) -> None:
+    cold = _izbench(tmp_path, *ARGS)
+    assert cold.returncode == 0, cold.stderr
+    assert "average" in cold.stdout and "4 cells" in cold.stderr
+    runs = _rows(
+        tmp_path,
+        "SELECT run_id, status, proposals, distinct_candidates, val_score, test_score FROM runs",
+    )
+    assert len(runs) == 4 and {r[1] for r in runs} == {"done"}
+    for run_id, _, proposals, distinct, *_ in runs:
+        (n_candidates,) = _rows(tmp_path, f"SELECT count(*) FROM candidates WHERE run_id = '{run_id}'")[0]
+        (n_val,) = _rows(
+            tmp_path,
+            f"SELECT count(*) FROM predictions WHERE run_id = '{run_id}' AND split = 'validation'",
+        )[0]
+        (n_test,) = _rows(
+            tmp_path,
+            f"SELECT count(*) FROM predictions WHERE run_id = '{run_id}' AND split = 'test'",
+        )[0]
+        assert n_candidates == proposals and n_val == distinct * 4 and n_test == 8
+    replay = _izbench(tmp_path, "--cache-mode", "replay", *ARGS)
+    assert replay.returncode == 0, replay.stderr
+    assert " 0 made; tokens spent: 0" in replay.stderr
+    again = _rows(
+        tmp_path,
+        "SELECT run_id, status, proposals, distinct_candidates, val_score, test_score FROM runs",
+    )
+    assert sorted(again) == sorted(runs)
+    assert _rows(tmp_path, "SELECT count(*) FROM candidates")[0][0] == sum(r[2] for r in runs)  # type: ignore[misc]
+    warm = _izbench(tmp_path, *ARGS)
+    assert "4 cells read back from the store" in warm.stderr
+
+
+def _start(tmp: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "izbench", *ARGS],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(tmp),
+    )
+
+
+def _wait_for_calls(tmp: Path, proc: subprocess.Popen[str], n: int) -> None:
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and proc.poll() is None:
+        if (tmp / "cache").exists():
+            cache = ResponseCache(tmp / "cache")
+            count = len(cache)
+            cache.close()
+            if count >= n:
+                return
+        time.sleep(0.5)
+    raise AssertionError("the run made no progress")
+
+
+def test_killed_runs_resume_without_duplicates(tmp_path: Path) -> None:
+    first = _start(tmp_path)
+    _wait_for_calls(tmp_path, first, 5)
+    first.send_signal(signal.SIGINT)
+    _, err = first.communicate(timeout=120)
+    assert first.returncode == 130 and "rerun to resume" in err
+    second = _start(tmp_path)
+    _wait_for_calls(tmp_path, second, 25)
+    second.send_signal(signal.SIGKILL)
+    second.wait(60)
+    final = _izbench(tmp_path, *ARGS)
+    assert final.returncode == 0, final.stderr
+    runs = _rows(tmp_path, "SELECT method, task, seed, status FROM runs")
+    assert len(runs) == 4 and {r[3] for r in runs} == {"done"}
+    duplicates = _rows(
+        tmp_path,
+        "SELECT run_id, step, count(*) FROM candidates GROUP BY run_id, step HAVING count(*) > 1",
+    )
+    assert duplicates == []
+    duplicate_predictions = _rows(
+        tmp_path,
+        "SELECT run_id, split, step, example_index FROM predictions GROUP BY ALL HAVING count(*) > 1",
+    )
+    assert duplicate_predictions == []
+    # Work done before the kills was not paid for again.
+    assert "served from cache" in final.stderr and not final.stderr.count(" 0 served from cache")
+
+
+def _chromium() -> str | None:
+    import shutil
+
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None and os.environ.get("CI"):
+        raise AssertionError("CI must have Debian's chromium (make test installs it)")
+    return found
+
+
+def test_report_regress_and_the_html_in_chromium(tmp_path: Path) -> None:
+    import json
+
+    import pytest
+
+    assert _izbench(tmp_path, *ARGS).returncode == 0
+    out = tmp_path / "report"
+    report = _izbench(tmp_path, "report", "--out", str(out))
+    assert report.returncode == 0, report.stderr
+    for name in ("leaderboard.md", "index.html", "results.json", "curves.png", "leaderboard.png"):
+        assert (out / name).stat().st_size > 0, name
+    assert (out / "curves.png").read_bytes()[:4] == b"\x89PNG"
+    results = json.loads((out / "results.json").read_text())
+    assert len(results["cells"]) == 4 and all(len(c["test_scores"]) == 8 for c in results["cells"])
+    markdown = (out / "leaderboard.md").read_text()
+    assert "| core/larger_animal |" in markdown
+    assert "uniform vs empty" in markdown or "empty vs uniform" in markdown
+
+    same = _izbench(tmp_path, "regress", "--baseline", str(out / "results.json"))
+    assert same.returncode == 0, same.stdout + same.stderr
+    assert "0 regressions" in same.stdout
+    doctored = json.loads((out / "results.json").read_text())
+    doctored["cells"][0]["test_score"] += 0.25
+    (tmp_path / "doctored.json").write_text(json.dumps(doctored))
+    worse = _izbench(tmp_path, "regress", "--baseline", str(tmp_path / "doctored.json"))
+    assert worse.returncode == 1 and "REGRESSION" in worse.stdout
+
+    exported = _izbench(tmp_path, "export", "--format", "csv", "--out", str(tmp_path / "csv"))
+    assert exported.returncode == 0 and (tmp_path / "csv" / "runs.csv").read_text().count("\n") == 5
+
+    chromium = _chromium()
+    if chromium is None:
+        pytest.skip("chromium not installed (apt-get install chromium)")
+    page = subprocess.run(
+        [
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--no-first-run",
+            f"--user-data-dir={tmp_path / 'chrome'}",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--dump-dom",
+            (out / "index.html").as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert page.returncode == 0, page.stderr[-2000:]
+    assert '<table id="leaderboard">' in page.stdout and "core/larger_animal" in page.stdout
+    console_errors = [line for line in page.stderr.splitlines() if "CONSOLE" in line and "ERROR" in line.upper()]
+    assert console_errors == []
+    assert page.stdout.count("data:image/png;base64,") == 2

@@ -1,0 +1,98 @@
+"""The DuckDB results store: schema, locking, and what it refuses."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from izbench.errors import ConfigError
+from izbench.store import SCHEMA_VERSION, ResultStore, RunKey
+
+
+def test_new_store_has_the_schema_version(tmp_path: Path) -> None:
+    with ResultStore.open(tmp_path / "s.duckdb") as store:
+        (row,) = store.query("SELECT value FROM izbench_meta WHERE key = 'schema_version'")
+        assert int(row["value"]) == SCHEMA_VERSION
+
+
+def test_restarting_a_run_replaces_its_rows(tmp_path: Path) -> None:
+    key = RunKey("uniform", "core/sum", 0, {"budget": 3})
+    with ResultStore.open(tmp_path / "s.duckdb") as store:
+        for _attempt in range(2):
+            store.start_run(key, {"budget": 3})
+            store.add_candidates(
+                key.run_id,
+                [
+                    {
+                        "step": 0,
+                        "instruction": "x",
+                        "val_score": 0.5,
+                        "soft_prompt": [0.1],
+                        "parent": None,
+                        "new": True,
+                    }
+                ],
+            )
+        assert store.query("SELECT count(*) AS n FROM runs")[0]["n"] == 1
+        assert store.query("SELECT count(*) AS n FROM candidates")[0]["n"] == 1
+        assert store.run_status(key.run_id) == "running"
+
+
+def test_config_changes_the_run_id() -> None:
+    assert RunKey("a", "t", 0, {"budget": 3}).run_id != RunKey("a", "t", 0, {"budget": 4}).run_id
+    assert RunKey("a", "t", 0, {"budget": 3}).run_id == RunKey("a", "t", 0, {"budget": 3}).run_id
+
+
+def test_a_locked_store_is_one_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "s.duckdb"
+    with ResultStore.open(path):
+        pass
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(
+                f"""
+                import duckdb, sys, time
+                con = duckdb.connect({str(path)!r})
+                print("locked", flush=True)
+                time.sleep(60)
+                """
+            ),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        with (
+            pytest.raises(ConfigError, match="in use by another izbench process"),
+            ResultStore.open(path),
+        ):
+            pass
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_other_files_are_refused(tmp_path: Path) -> None:
+    other = tmp_path / "other.duckdb"
+    con = duckdb.connect(str(other))
+    con.execute("CREATE TABLE sales (x INTEGER)")
+    con.close()
+    with pytest.raises(ConfigError, match="not an izbench store"), ResultStore.open(other):
+        pass
+    text = tmp_path / "notes.duckdb"
+    text.write_text("hello")
+    with pytest.raises(ConfigError, match="not a DuckDB results store"), ResultStore.open(text):
+        pass
+    with (
+        pytest.raises(ConfigError, match="no results store"),
+        ResultStore.open(tmp_path / "none.duckdb", read_only=True),
+    ):
+        pass
