@@ -90,6 +90,7 @@ def compare_command(
     budget: BudgetOption = None,
     n_validation: ValOption = None,
     n_test: TestOption = None,
+    scale: ScaleOption = None,
     rerun: RerunOption = False,
 ) -> None:
     """Run every (method, task, seed) cell into the store and print a leaderboard."""
@@ -100,7 +101,7 @@ def compare_command(
         seed_list = [int(s) for s in seeds.split(",") if s.strip()]
     except ValueError:
         raise typer.BadParameter(f"--seeds {seeds!r}: use a comma list of integers") from None
-    chosen = _profile(profile, budget, n_validation, n_test, None)
+    chosen = _profile(profile, budget, n_validation, n_test, scale)
     settings = settings_of(ctx)
     registry = registry_of(ctx)
     specs, skipped = registry.resolve(tasks)

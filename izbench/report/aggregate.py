@@ -19,65 +19,42 @@ from typing import Any
 
 from scipy import stats
 
+from izbench.runner import CellResult, load_cell
 from izbench.store import ResultStore
 
 
-@dataclass(frozen=True)
-class Cell:
-    run_id: str
-    method: str
-    task: str
-    seed: int
-    val_score: float
-    test_score: float
-    best_instruction: str
-    calls_made: int
-    calls_served: int
-    wall_s: float
-    test_scores: tuple[float, ...]
-    curve: tuple[float, ...]
+def curve(cell: CellResult) -> tuple[float, ...]:
     """Best validation score after each distinct candidate (score versus queries)."""
+    points, best = [], float("-inf")
+    for candidate in cell.result.candidates if cell.result else []:
+        if candidate.new:
+            best = max(best, candidate.val_score)
+            points.append(best)
+    return tuple(points)
 
-    def record(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if k not in ("test_scores",)} | {
-            "test_scores": list(self.test_scores),
-            "curve": list(self.curve),
-        }
+
+def cell_record(cell: CellResult) -> dict[str, Any]:
+    """One machine-readable record per cell (``results.json``)."""
+    return {
+        "run_id": cell.run_id,
+        "method": cell.method,
+        "task": cell.task,
+        "seed": cell.seed,
+        "budget": cell.budget,
+        "proposals": cell.proposals,
+        "distinct": cell.distinct,
+        "val_score": cell.val_score,
+        "test_score": cell.test_score,
+        "mean_test_score": cell.mean_test_score,
+        "best_instruction": cell.best_instruction,
+        "test_scores": list(cell.test_scores),
+        "curve": list(curve(cell)),
+    }
 
 
-def load_cells(store: ResultStore) -> list[Cell]:
-    """Every finished run, with its per-example test scores and its best-so-far curve."""
-    cells = []
-    for run in store.runs("done"):
-        tests = store.query(
-            "SELECT score FROM predictions WHERE run_id = ? AND split = 'test' ORDER BY example_index",
-            [run["run_id"]],
-        )
-        vals = store.query(
-            "SELECT val_score FROM candidates WHERE run_id = ? AND is_new ORDER BY step",
-            [run["run_id"]],
-        )
-        curve, best = [], float("-inf")
-        for v in vals:
-            best = max(best, v["val_score"])
-            curve.append(best)
-        cells.append(
-            Cell(
-                run_id=run["run_id"],
-                method=run["method"],
-                task=run["task"],
-                seed=run["seed"],
-                val_score=run["val_score"],
-                test_score=run["test_score"],
-                best_instruction=run["best_instruction"],
-                calls_made=run["calls_made"] or 0,
-                calls_served=run["calls_served"] or 0,
-                wall_s=run["wall_s"] or 0.0,
-                test_scores=tuple(t["score"] for t in tests),
-                curve=tuple(curve),
-            )
-        )
-    return cells
+def load_cells(store: ResultStore) -> list[CellResult]:
+    """Every finished run, read back as the runner would return it."""
+    return [load_cell(store, run["run_id"]) for run in store.runs("done")]
 
 
 @dataclass(frozen=True)
@@ -121,7 +98,7 @@ def _interval(values: list[float]) -> tuple[float | None, float | None]:
     return mean - half, mean + half
 
 
-def _pair(cells: list[Cell], a: str, b: str, resamples: int = 2000) -> Pairwise | None:
+def _pair(cells: list[CellResult], a: str, b: str, resamples: int = 2000) -> Pairwise | None:
     by_key = {(c.method, c.task, c.seed): c for c in cells}
     diffs: list[float] = []
     for (method, task, seed), cell in by_key.items():
@@ -149,7 +126,7 @@ def _pair(cells: list[Cell], a: str, b: str, resamples: int = 2000) -> Pairwise 
     )
 
 
-def build_leaderboard(cells: list[Cell]) -> Leaderboard:
+def build_leaderboard(cells: list[CellResult]) -> Leaderboard:
     methods = sorted({c.method for c in cells})
     tasks = sorted({c.task for c in cells})
     board = Leaderboard(methods=methods, tasks=tasks)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from izbench.errors import ConfigError
-from izbench.report.aggregate import Cell
+from izbench.runner import CellResult
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ def load_baseline(path: Path) -> dict[tuple[str, str, int], dict[str, Any]]:
 
 
 def compare(
-    baseline: dict[tuple[str, str, int], dict[str, Any]], cells: list[Cell], tolerance: float = 0.0
+    baseline: dict[tuple[str, str, int], dict[str, Any]], cells: list[CellResult], tolerance: float = 0.0
 ) -> list[Moved]:
     """Every metric of every baseline cell that moved by more than ``tolerance``."""
     current = {(c.method, c.task, c.seed): c for c in cells}

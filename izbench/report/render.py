@@ -14,7 +14,8 @@ matplotlib.use("Agg")  # files only; no display here or in CI
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from izbench.report.aggregate import Cell, Leaderboard  # noqa: E402
+from izbench.report.aggregate import Leaderboard, cell_record, curve  # noqa: E402
+from izbench.runner import CellResult  # noqa: E402
 
 
 def _fmt(value: float | None) -> str:
@@ -60,10 +61,10 @@ def leaderboard_markdown(board: Leaderboard) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _curves_png(cells: list[Cell], board: Leaderboard) -> bytes:
+def _curves_png(cells: list[CellResult], board: Leaderboard) -> bytes:
     fig, ax = plt.subplots(figsize=(6, 3.6), dpi=100)
     for method in board.methods:
-        curves = [c.curve for c in cells if c.method == method and c.curve]
+        curves = [curve(c) for c in cells if c.method == method and curve(c)]
         if not curves:
             continue
         length = max(len(c) for c in curves)
@@ -144,7 +145,7 @@ figure {{ display: inline-block; margin: 0.5rem; }}
 """
 
 
-def write_report(cells: list[Cell], board: Leaderboard, out: Path) -> list[Path]:
+def write_report(cells: list[CellResult], board: Leaderboard, out: Path) -> list[Path]:
     """Write every report file into ``out``; returns the paths written."""
     out.mkdir(parents=True, exist_ok=True)
     images = {"curves": _curves_png(cells, board), "leaderboard": _bars_png(board)}
@@ -155,7 +156,7 @@ def write_report(cells: list[Cell], board: Leaderboard, out: Path) -> list[Path]
         written.append(path)
     (out / "leaderboard.md").write_text(leaderboard_markdown(board))
     (out / "index.html").write_text(_html(board, images))
-    results = {"cells": [c.record() for c in sorted(cells, key=lambda c: (c.task, c.method, c.seed))]}
+    results = {"cells": [cell_record(c) for c in sorted(cells, key=lambda c: (c.task, c.method, c.seed))]}
     (out / "results.json").write_text(json.dumps(results, indent=1, sort_keys=True))
     written += [out / "leaderboard.md", out / "index.html", out / "results.json"]
     return written
