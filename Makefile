@@ -39,7 +39,8 @@ $(STAMP): pyproject.toml Makefile
 install: $(STAMP)
 
 compare: $(STAMP)
-	$(VENV)/bin/izbench compare
+	$(VENV)/bin/izbench compare --tasks core --methods instructzero,ape,uniform --seeds 0 --profile default
+	$(VENV)/bin/izbench report --out results/report
 
 test: lint typecheck
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import statistics
 from typing import Annotated
 
 import typer
@@ -14,6 +13,8 @@ from izbench.cli._app import app, console, err_console, registry_of, settings_of
 from izbench.cli._session import model_session
 from izbench.methods import get_method
 from izbench.profiles import Profile, get_profile
+from izbench.report import build_leaderboard
+from izbench.report.render import entry_text
 from izbench.runner import CellResult, run_cell
 from izbench.settings import Settings
 from izbench.store import ResultStore
@@ -138,28 +139,20 @@ def compare_command(
     reused = sum(r.reused for r in results)
     if reused:
         err_console.print(f"{reused} cells read back from the store (--rerun recomputes them)")
-    console.print(leaderboard(results, method_names))
+    console.print(leaderboard(results))
     err_console.print(f"store: {settings.store}", highlight=False)
 
 
-def leaderboard(results: list[CellResult], methods: list[str]) -> Table:
-    """Test score per task and method (mean over seeds), with the average over tasks."""
-    tasks = list(dict.fromkeys(r.task for r in results))
-    table = Table(title="test score (mean over seeds)")
+def leaderboard(results: list[CellResult]) -> Table:
+    """The rich form of the report's leaderboard: mean [95% interval], average, rank, wins."""
+    board = build_leaderboard(results)
+    table = Table(title="test score (mean over seeds [95% interval])")
     table.add_column("task")
-    for m in methods:
+    for m in board.methods:
         table.add_column(m, justify="right")
-    means: dict[str, list[float]] = {m: [] for m in methods}
-    for task in tasks:
-        row = [task]
-        for m in methods:
-            scores = [r.test_score for r in results if r.task == task and r.method == m]
-            value = statistics.fmean(scores) if scores else float("nan")
-            means[m].append(value)
-            row.append(f"{value:.3f}")
-        table.add_row(*row)
-    table.add_row(
-        "[bold]average[/bold]",
-        *[f"[bold]{statistics.fmean(means[m]):.3f}[/bold]" for m in methods],
-    )
+    for task in board.tasks:
+        table.add_row(task, *[entry_text(board, task, m) for m in board.methods])
+    table.add_row("[bold]average[/bold]", *[f"[bold]{board.average[m]:.3f}[/bold]" for m in board.methods])
+    table.add_row("average rank", *[f"{board.rank[m]:.2f}" for m in board.methods])
+    table.add_row("wins", *[str(board.wins[m]) for m in board.methods])
     return table

@@ -22,7 +22,7 @@ def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
 
 
-def _entry_text(board: Leaderboard, task: str, method: str) -> str:
+def entry_text(board: Leaderboard, task: str, method: str) -> str:
     entry = board.table.get((task, method))
     if entry is None:
         return "-"
@@ -41,7 +41,7 @@ def leaderboard_markdown(board: Leaderboard) -> str:
         "| --- | " + " | ".join("---:" for _ in board.methods) + " |",
     ]
     for task in board.tasks:
-        lines.append(f"| {task} | " + " | ".join(_entry_text(board, task, m) for m in board.methods) + " |")
+        lines.append(f"| {task} | " + " | ".join(entry_text(board, task, m) for m in board.methods) + " |")
     lines.append("| **average** | " + " | ".join(f"**{board.average[m]:.3f}**" for m in board.methods) + " |")
     lines.append("| average rank | " + " | ".join(f"{board.rank[m]:.2f}" for m in board.methods) + " |")
     lines.append("| wins | " + " | ".join(str(board.wins[m]) for m in board.methods) + " |")
@@ -100,7 +100,7 @@ def _html(board: Leaderboard, images: dict[str, bytes]) -> str:
     esc = html.escape
     head = "".join(f"<th>{esc(m)}</th>" for m in board.methods)
     rows = "".join(
-        f"<tr><td>{esc(t)}</td>" + "".join(f"<td>{esc(_entry_text(board, t, m))}</td>" for m in board.methods) + "</tr>"
+        f"<tr><td>{esc(t)}</td>" + "".join(f"<td>{esc(entry_text(board, t, m))}</td>" for m in board.methods) + "</tr>"
         for t in board.tasks
     )
     average = "".join(f"<td><b>{board.average[m]:.3f}</b></td>" for m in board.methods)
