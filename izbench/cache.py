@@ -24,6 +24,7 @@ from typing import Any
 
 import diskcache
 
+from izbench.budget import Budget, BudgetExhausted
 from izbench.errors import BackendError, CacheMissError
 from izbench.models.base import ModelBackend
 from izbench.models.types import Completion, CompletionRequest
@@ -109,9 +110,18 @@ class ResponseCache:
             self._store = diskcache.Cache(str(self.directory), eviction_policy="none", timeout=120)
         return self._store
 
+    def get_raw(self, key: str) -> str | None:
+        """The stored JSON text of ``key``, or None."""
+        raw = self._db.get(key)
+        return raw if isinstance(raw, str) else None
+
+    def put_raw(self, key: str, raw: str) -> None:
+        """Store an entry's JSON text as it is (how a driver writes what its workers computed)."""
+        self._db.set(key, raw)
+
     def get(self, key: str) -> Completion | None:
         """The stored completion for ``key`` (as a fresh copy marked cached), or None."""
-        raw = self._db.get(key)
+        raw = self.get_raw(key)
         if raw is None:
             return None
         entry = json.loads(raw)
@@ -127,7 +137,7 @@ class ResponseCache:
             "request": request.model_dump(mode="json"),
             "completion": c.model_dump(mode="json", exclude={"cached"}),
         }
-        self._db.set(key, canonical_json(entry))
+        self.put_raw(key, canonical_json(entry))
 
     def entries(self) -> Iterator[dict[str, Any]]:
         """Every stored entry as a dict, for inspection and statistics."""
@@ -154,6 +164,30 @@ class ResponseCache:
             self._store = None
 
 
+class OverlayCache(ResponseCache):
+    """A worker's view of a central cache it must not write: reads the central directory (when
+    this machine can see it) and keeps new entries in memory, for the driver to store."""
+
+    def __init__(self, directory: Path, mode: CacheMode = CacheMode.USE) -> None:
+        super().__init__(directory, mode)
+        self.new: dict[str, str] = {}
+        self._sent: set[str] = set()
+
+    def get_raw(self, key: str) -> str | None:
+        if key in self.new:
+            return self.new[key]
+        return super().get_raw(key) if (self.directory / "cache.db").exists() else None
+
+    def put_raw(self, key: str, raw: str) -> None:
+        self.new[key] = raw
+
+    def take_new(self) -> dict[str, str]:
+        """The entries written since the last call (each handed over once; all stay readable)."""
+        fresh = {k: v for k, v in self.new.items() if k not in self._sent}
+        self._sent.update(fresh)
+        return fresh
+
+
 class CachedClient:
     """A backend seen through the cache: the only way izbench code calls a model.
 
@@ -162,10 +196,13 @@ class CachedClient:
     is raised, so a rerun resumes instead of paying for them again.
     """
 
-    def __init__(self, backend: ModelBackend, cache: ResponseCache, stats: CallStats) -> None:
+    def __init__(
+        self, backend: ModelBackend, cache: ResponseCache, stats: CallStats, budget: Budget | None = None
+    ) -> None:
         self.backend = backend
         self.cache = cache
         self.stats = stats
+        self.budget = budget
 
     def complete(self, requests: Sequence[CompletionRequest]) -> list[Completion]:
         mode = self.cache.mode
@@ -185,9 +222,16 @@ class CachedClient:
                 "run once with --cache-mode use to record them"
             )
         first_error: BackendError | None = None
+        exhausted = False
+        if missing and self.budget is not None:
+            allowed = self.budget.reserve(self.backend.kind, list(missing.values()))
+            exhausted = allowed < len(missing)
+            missing = dict(list(missing.items())[:allowed])
         if missing:
             answers = self.backend.complete(list(missing.values()))
             for key, request, answer in zip(missing, missing.values(), answers, strict=True):
+                if self.budget is not None:
+                    self.budget.settle(self.backend.kind, request, None if isinstance(answer, BackendError) else answer)
                 if isinstance(answer, BackendError):
                     first_error = first_error or answer
                     continue
@@ -208,4 +252,10 @@ class CachedClient:
             out.append(completion)
         if first_error is not None:
             raise first_error
+        if exhausted:
+            assert self.budget is not None
+            raise BudgetExhausted(
+                f"budget reached ({self.budget.describe()}); every answered call is cached and finished "
+                "cells are stored: rerun with a larger budget to resume"
+            )
         return out

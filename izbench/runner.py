@@ -19,14 +19,15 @@ from izbench.methods.base import Candidate, MethodContext, MethodResult
 from izbench.models.generator import InstructionGenerator
 from izbench.profiles import Profile
 from izbench.runtime import Runtime
-from izbench.scoring import Scored, Scorer
+from izbench.scoring import DEFAULT_TEMPLATE, Scored, Scorer, output_cap
 from izbench.seeding import rng_for
-from izbench.store import ResultStore, RunKey
+from izbench.store import ResultStore, RunKey, StoreWriter
+from izbench.tasks.metrics import Metric
 from izbench.tasks.registry import TaskRegistry
 from izbench.tasks.splits import make_split
-from izbench.tasks.types import Example
+from izbench.tasks.types import Example, TaskData
 
-CONFIG_FORMAT = 1
+CONFIG_FORMAT = 2
 """Bump when the meaning of a run's configuration changes, so old runs are not reused."""
 
 
@@ -62,6 +63,7 @@ def cell_config(runtime: Runtime, profile: Profile, scorer_template: str) -> dic
         "format": CONFIG_FORMAT,
         "profile": profile.model_dump(mode="json"),
         "scorer_template": scorer_template,
+        "scorer_early_stop": runtime.settings.scorer_early_stop,
         "blackbox": {
             "kind": blackbox.kind,
             "model": blackbox.model_id,
@@ -73,6 +75,18 @@ def cell_config(runtime: Runtime, profile: Profile, scorer_template: str) -> dic
             "revision": generator.revision,
         },
     }
+
+
+def cell_key(runtime: Runtime, method: str, task: str, seed: int, profile: Profile) -> RunKey:
+    """The identity of a cell in the store: (method, task, seed) and everything in its config."""
+    return RunKey(method, task, seed, cell_config(runtime, profile, DEFAULT_TEMPLATE))
+
+
+def make_scorer(runtime: Runtime, metric: Metric, data: TaskData) -> Scorer:
+    """The task's scorer, with early stopping and the output cap unless the settings turn them off."""
+    if not runtime.settings.scorer_early_stop:
+        return Scorer(runtime.blackbox(), metric, stop_rule=None)
+    return Scorer(runtime.blackbox(), metric, max_tokens=output_cap(metric, data.induce + data.execute))
 
 
 def git_commit() -> str | None:
@@ -112,18 +126,19 @@ def run_cell(
     task: str,
     seed: int,
     profile: Profile,
-    store: ResultStore | None = None,
+    store: StoreWriter | None = None,
     rerun: bool = False,
 ) -> CellResult:
     method = get_method(method_name)
     spec = registry.get(task)
-    scorer = Scorer(runtime.blackbox(), spec.metric)
-    key = RunKey(method_name, spec.key, seed, cell_config(runtime, profile, scorer.template))
-    if store is not None and not rerun and store.run_status(key.run_id) == "done":
+    key = cell_key(runtime, method_name, spec.key, seed, profile)
+    if isinstance(store, ResultStore) and not rerun and store.run_status(key.run_id) == "done":
         return load_cell(store, key.run_id)
     began = time.perf_counter()
     made, served, tokens = runtime.stats.made, runtime.stats.served, runtime.stats.tokens
+    cost = runtime.budget.cost
     data = registry.load(spec.key)
+    scorer = make_scorer(runtime, spec.metric, data)
     split = make_split(spec.key, data, seed, n_validation=profile.n_validation, n_test=profile.n_test)
 
     def record(candidates: list[Candidate], scored: list[Scored]) -> None:
@@ -214,6 +229,7 @@ def run_cell(
                 "calls_made": cell.calls_made,
                 "calls_served": cell.calls_served,
                 "tokens": runtime.stats.tokens - tokens,
+                "cost": runtime.budget.cost - cost,
                 "proposals": cell.proposals,
                 "distinct": cell.distinct,
                 "best_instruction": cell.best_instruction,

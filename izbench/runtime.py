@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from types import TracebackType
 
+from izbench.budget import Budget, Prices
 from izbench.cache import CachedClient, CallStats, ResponseCache
 from izbench.errors import ConfigError
 from izbench.models.base import ModelBackend
@@ -18,10 +19,19 @@ from izbench.settings import Settings
 class Runtime:
     """Owns the cache, the call counts and every backend one command uses."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, cache: ResponseCache | None = None) -> None:
         self.settings = settings
-        self.cache = ResponseCache(settings.cache_dir, settings.cache_mode)
+        self.cache = cache or ResponseCache(settings.cache_dir, settings.cache_mode)
         self.stats = CallStats()
+        prices = {}
+        if settings.openai_price_prompt is not None or settings.openai_price_completion is not None:
+            prices["openai"] = Prices(settings.openai_price_prompt or 0.0, settings.openai_price_completion or 0.0)
+        if settings.max_cost is not None and not prices:
+            raise ConfigError(
+                "--max-cost needs prices: set IZBENCH_OPENAI_PRICE_PROMPT and IZBENCH_OPENAI_PRICE_COMPLETION "
+                "(dollars per million tokens)"
+            )
+        self.budget = Budget(settings.max_calls, settings.max_cost, prices)
         self._backends: dict[str, ModelBackend] = {}
 
     def backend(self, kind: str) -> ModelBackend:
@@ -36,7 +46,9 @@ class Runtime:
             from izbench.models.local import LocalBackend
             from izbench.models.weights import load_model
 
-            return LocalBackend(load_model(s.model_dir), batch_size=s.local_batch_size)
+            return LocalBackend(
+                load_model(s.model_dir), batch_size=s.local_batch_size, share_prefixes=s.local_share_prefixes
+            )
         if kind == "llamacpp":
             from izbench.models.llamacpp import LlamaCppBackend
 
@@ -51,12 +63,14 @@ class Runtime:
                 revision=s.openai_revision,
                 concurrency=s.openai_concurrency,
                 max_attempts=s.openai_max_attempts,
+                rpm=s.openai_rpm,
+                tpm=s.openai_tpm,
             )
         raise ConfigError(f"unknown backend {kind!r}; choose one of local, llamacpp, openai")
 
     def client(self, kind: str) -> CachedClient:
         """A cached client over the backend of that kind, counting into this runtime's stats."""
-        return CachedClient(self.backend(kind), self.cache, self.stats)
+        return CachedClient(self.backend(kind), self.cache, self.stats, self.budget)
 
     def blackbox(self) -> CachedClient:
         """The configured black-box LLM."""

@@ -4,6 +4,10 @@ An instruction is run zero-shot on each example with the template
 ``Instruction: [PROMPT]\\n\\nInput: [INPUT]\\nOutput:`` at temperature 0, and each prediction is
 scored by the task's metric against all acceptable answers. Requests go through the cached
 client, so the same (instruction, input) is one model call across candidates, methods and runs.
+
+Two things keep the black box from writing tokens no metric reads: the ``answer`` stop rule
+(decoding ends once the first sentence of the first non-empty line is complete; exact, see
+``izbench.answer``) and, for exact-match metrics, a per-task output cap (``output_cap``).
 """
 
 from __future__ import annotations
@@ -12,13 +16,32 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from izbench.cache import CachedClient
-from izbench.models.types import CompletionRequest
+from izbench.models.types import CompletionRequest, StopRule
 from izbench.tasks.metrics import Metric, score
 from izbench.tasks.types import Example
 
 DEFAULT_TEMPLATE = "Instruction: [PROMPT]\n\nInput: [INPUT]\nOutput:"
 EMPTY_TEMPLATE = "Input: [INPUT]\nOutput:"
 """Used for the empty instruction, so no dangling 'Instruction:' line is sent."""
+DEFAULT_MAX_TOKENS = 50
+CAP_MARGIN = 8
+"""Tokens allowed beyond the longest answer, for a leading space, quotes and the closing stop."""
+_CAPPED = frozenset({Metric.EXACT_MATCH, Metric.EXACT_SET})
+
+
+def output_cap(metric: Metric, examples: Sequence[Example], default: int = DEFAULT_MAX_TOKENS) -> int:
+    """Output tokens worth generating for a task's predictions.
+
+    Under exact match (or exact set), a prediction can only score if its first sentence equals
+    an answer up to punctuation, so tokens far past the longest answer are wasted. An answer
+    has no more tokens than characters, so that length plus ``CAP_MARGIN`` bounds it; a capped
+    prediction scores differently only if every token it lost was punctuation, which the full
+    ``core`` comparison confirms does not happen. F1 and contains credit long outputs: no cap.
+    """
+    if metric not in _CAPPED or not examples:
+        return default
+    longest = max(len(a) for e in examples for a in e.answers) if any(e.answers for e in examples) else 0
+    return max(1, min(default, longest + CAP_MARGIN))
 
 
 @dataclass(frozen=True)
@@ -42,7 +65,8 @@ class Scorer:
         client: CachedClient,
         metric: Metric,
         template: str = DEFAULT_TEMPLATE,
-        max_tokens: int = 50,
+        max_tokens: int = DEFAULT_MAX_TOKENS,
+        stop_rule: StopRule | None = "answer",
     ) -> None:
         if "[PROMPT]" not in template or "[INPUT]" not in template:
             raise ValueError("scorer template must contain [PROMPT] and [INPUT]")
@@ -50,6 +74,7 @@ class Scorer:
         self.metric = metric
         self.template = template
         self.max_tokens = max_tokens
+        self.stop_rule = stop_rule
 
     def prompt(self, instruction: str, example: Example) -> str:
         template = self.template if instruction.strip() else EMPTY_TEMPLATE
@@ -58,7 +83,7 @@ class Scorer:
     def score_many(self, instructions: Sequence[str], examples: Sequence[Example]) -> list[Scored]:
         """Score several instructions in one batch (one request per instruction and example)."""
         requests = [
-            CompletionRequest.user(self.prompt(i, e), max_tokens=self.max_tokens)
+            CompletionRequest.user(self.prompt(i, e), max_tokens=self.max_tokens, stop_rule=self.stop_rule)
             for i in instructions
             for e in examples
         ]

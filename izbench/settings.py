@@ -45,6 +45,11 @@ class Settings(BaseSettings):
     """Which backend answers as the black box (measured fastest embedded one by default)."""
     local_batch_size: int = Field(default=16, ge=1)
     """Rows decoded together by the in-process transformers model."""
+    local_share_prefixes: bool = True
+    """Compute a shared prompt prefix (the instruction) once per batch instead of once per row."""
+    scorer_early_stop: bool = True
+    """Stop predictions once the text the metrics read is complete, and cap exact-match outputs
+    by the task's longest answer (scores are unchanged; off reproduces 50-token predictions)."""
 
     openai_base_url: str = "https://api.openai.com/v1"
     """Any OpenAI-compatible endpoint (vLLM, Ollama, llama.cpp, OpenAI)."""
@@ -59,3 +64,16 @@ class Settings(BaseSettings):
     )
     openai_concurrency: int = Field(default=4, ge=1)
     openai_max_attempts: int = Field(default=6, ge=1)
+    openai_rpm: int | None = Field(default=None, ge=1)
+    """Requests per minute the endpoint allows (calls wait rather than get a 429)."""
+    openai_tpm: int | None = Field(default=None, ge=1)
+    """Tokens per minute the endpoint allows (prompt estimate + max output tokens per call)."""
+    openai_price_prompt: float | None = Field(default=None, ge=0)
+    """US dollars per million prompt tokens; with the next, enables cost projection and --max-cost."""
+    openai_price_completion: float | None = Field(default=None, ge=0)
+    """US dollars per million completion tokens."""
+
+    max_calls: int | None = Field(default=None, ge=0)
+    """Stop cleanly before making more than this many model calls (cache hits are free)."""
+    max_cost: float | None = Field(default=None, ge=0)
+    """Stop cleanly before spending more than this many dollars on priced backends."""

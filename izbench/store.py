@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import duckdb
 
@@ -75,6 +75,16 @@ class RunKey:
     @property
     def run_id(self) -> str:
         return run_id_for(self.method, self.task, self.seed, self.config_hash)
+
+
+class StoreWriter(Protocol):
+    """What a running cell writes through: the store itself, or a recorder on a Ray worker."""
+
+    def start_run(self, key: RunKey, info: dict[str, Any]) -> None: ...
+    def add_candidates(self, run_id: str, rows: Sequence[dict[str, Any]]) -> None: ...
+    def add_predictions(self, run_id: str, rows: Sequence[dict[str, Any]]) -> None: ...
+    def finish_run(self, run_id: str, summary: dict[str, Any], metrics: dict[str, float]) -> None: ...
+    def mark_failed(self, run_id: str) -> None: ...
 
 
 class ResultStore:

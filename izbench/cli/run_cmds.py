@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from izbench.budget import BudgetExhausted
 from izbench.cache import CacheMode
 from izbench.cli._app import app, console, err_console, registry_of, settings_of
 from izbench.cli._session import model_session
@@ -15,9 +17,11 @@ from izbench.methods import get_method
 from izbench.profiles import Profile, get_profile
 from izbench.report import build_leaderboard
 from izbench.report.render import entry_text
-from izbench.runner import CellResult, run_cell
+from izbench.runner import CellResult, cell_key, load_cell, run_cell
+from izbench.runtime import Runtime
 from izbench.settings import Settings
 from izbench.store import ResultStore
+from izbench.tasks.registry import TaskRegistry
 
 ProfileOption = Annotated[str, typer.Option(help="Budget preset: smoke | default | paper.")]
 BudgetOption = Annotated[int | None, typer.Option(min=1, help="Distinct candidates (overrides the profile).")]
@@ -28,6 +32,28 @@ ScaleOption = Annotated[
     typer.Option(help="Rescale soft prompts to the embedding std (upstream does not)."),
 ]
 RerunOption = Annotated[bool, typer.Option(help="Recompute cells the store already has (replay/refresh always do).")]
+MaxCallsOption = Annotated[
+    int | None, typer.Option(min=0, help="Stop cleanly before making more model calls [env IZBENCH_MAX_CALLS].")
+]
+MaxCostOption = Annotated[
+    float | None,
+    typer.Option(min=0, help="Stop cleanly before spending more dollars; needs prices [env IZBENCH_MAX_COST]."),
+]
+
+
+def _with_budget(ctx: typer.Context, max_calls: int | None, max_cost: float | None) -> Settings:
+    """The command's settings with its budget flags applied (flags over environment)."""
+    settings = settings_of(ctx)
+    update = {k: v for k, v in (("max_calls", max_calls), ("max_cost", max_cost)) if v is not None}
+    if update:
+        settings = settings.model_copy(update=update)
+        ctx.find_root().obj = settings
+    return settings
+
+
+class Executor(StrEnum):
+    LOCAL = "local"
+    RAY = "ray"
 
 
 def _profile(name: str, budget: int | None, n_val: int | None, n_test: int | None, scale: bool | None) -> Profile:
@@ -52,12 +78,14 @@ def run_command(
     scale: ScaleOption = None,
     rerun: RerunOption = False,
     show: Annotated[int, typer.Option(min=0, help="How many top candidates to list.")] = 5,
+    max_calls: MaxCallsOption = None,
+    max_cost: MaxCostOption = None,
 ) -> None:
     """Run one (method, task, seed) cell, store it, and print its candidates and scores."""
     get_method(method)  # fail fast on a typo, before any model loads
     chosen = _profile(profile, budget, n_validation, n_test, scale)
     registry = registry_of(ctx)
-    settings = settings_of(ctx)
+    settings = _with_budget(ctx, max_calls, max_cost)
     run_seed = settings.seed if seed is None else seed
     with model_session(ctx) as runtime, ResultStore.open(settings.store) as store:
         cell = run_cell(runtime, registry, method, task, run_seed, chosen, store, _rerun(settings, rerun))
@@ -93,6 +121,13 @@ def compare_command(
     n_test: TestOption = None,
     scale: ScaleOption = None,
     rerun: RerunOption = False,
+    max_calls: MaxCallsOption = None,
+    max_cost: MaxCostOption = None,
+    executor: Annotated[
+        Executor, typer.Option(help="local: cells in this process; ray: cells as Ray tasks, this process writes.")
+    ] = Executor.LOCAL,
+    ray_address: Annotated[str | None, typer.Option(help="Ray cluster to join (default: start a local one).")] = None,
+    workers: Annotated[int, typer.Option(min=0, help="Ray workers (0: one per CPU of the cluster).")] = 0,
 ) -> None:
     """Run every (method, task, seed) cell into the store and print a leaderboard."""
     method_names = [m.strip() for m in methods.split(",") if m.strip()]
@@ -103,20 +138,22 @@ def compare_command(
     except ValueError:
         raise typer.BadParameter(f"--seeds {seeds!r}: use a comma list of integers") from None
     chosen = _profile(profile, budget, n_validation, n_test, scale)
-    settings = settings_of(ctx)
+    settings = _with_budget(ctx, max_calls, max_cost)
     registry = registry_of(ctx)
     specs, skipped = registry.resolve(tasks)
     for name, hint in skipped:
         err_console.print(f"skipped {name}: no data here ({hint})", highlight=False)
     cells = [(m, s.key, seed) for s in specs for m in method_names for seed in seed_list]
-    calls = len(cells) * (chosen.budget * chosen.n_validation + chosen.n_test)
+    calls = len(cells) * projected_calls(chosen)
     err_console.print(
         f"{len(cells)} cells: {len(specs)} tasks x {len(method_names)} methods x "
         f"{len(seed_list)} seeds; budget {chosen.budget}, validation {chosen.n_validation}, "
-        f"test {chosen.n_test}; at most ~{calls} black-box calls (fewer with the cache)",
+        f"test {chosen.n_test}; at most ~{calls} model calls (fewer with the cache)"
+        f"{projected_cost_text(settings, calls)}",
         highlight=False,
     )
     results: list[CellResult] = []
+    stopped: BudgetExhausted | None = None
     with (
         model_session(ctx) as runtime,
         ResultStore.open(settings.store) as store,
@@ -129,18 +166,96 @@ def compare_command(
         ) as progress,
     ):
         bar = progress.add_task("cells", total=len(cells))
-        for method, task, seed in cells:
-            progress.update(
-                bar,
-                description=f"{method} {task} s{seed} | calls {runtime.stats.made} made, {runtime.stats.served} cached",
+        if executor is Executor.RAY:
+            results = _compare_on_ray(
+                runtime, store, cells, chosen, _rerun(settings, rerun), ray_address, workers, progress, bar
             )
-            results.append(run_cell(runtime, registry, method, task, seed, chosen, store, _rerun(settings, rerun)))
-            progress.advance(bar)
+        else:
+            stopped = _compare_here(
+                runtime, registry, store, cells, chosen, _rerun(settings, rerun), results, progress, bar
+            )
     reused = sum(r.reused for r in results)
     if reused:
         err_console.print(f"{reused} cells read back from the store (--rerun recomputes them)")
-    console.print(leaderboard(results))
+    if results:
+        console.print(leaderboard(results))
     err_console.print(f"store: {settings.store}", highlight=False)
+    if stopped is not None:
+        err_console.print(f"stopped after {len(results)} of {len(cells)} cells: {stopped}", highlight=False)
+        raise typer.Exit(3)
+
+
+def _compare_here(
+    runtime: Runtime,
+    registry: TaskRegistry,
+    store: ResultStore,
+    cells: list[tuple[str, str, int]],
+    profile: Profile,
+    rerun: bool,
+    results: list[CellResult],
+    progress: Progress,
+    bar: TaskID,
+) -> BudgetExhausted | None:
+    """Cells one after another in this process, appended to ``results``; stops at the budget."""
+    for method, task, seed in cells:
+        stats = runtime.stats
+        progress.update(bar, description=f"{method} {task} s{seed} | calls {stats.made} made, {stats.served} cached")
+        try:
+            results.append(run_cell(runtime, registry, method, task, seed, profile, store, rerun))
+        except BudgetExhausted as error:
+            return error
+        progress.advance(bar)
+    return None
+
+
+def _compare_on_ray(
+    runtime: Runtime,
+    store: ResultStore,
+    cells: list[tuple[str, str, int]],
+    profile: Profile,
+    rerun: bool,
+    address: str | None,
+    workers: int,
+    progress: Progress,
+    bar: TaskID,
+) -> list[CellResult]:
+    """Cells the store has are read back here; the rest run on Ray and are written as they finish."""
+    from izbench.distributed import run_cells_on_ray
+
+    by_cell: dict[tuple[str, str, int], CellResult] = {}
+    todo = []
+    for cell in cells:
+        run_id = cell_key(runtime, *cell, profile).run_id
+        if not rerun and store.run_status(run_id) == "done":
+            by_cell[cell] = load_cell(store, run_id)
+            progress.advance(bar)
+        else:
+            todo.append(cell)
+
+    def done(result: CellResult) -> None:
+        progress.update(bar, description=f"ray | {result.method} {result.task} s{result.seed} done")
+        progress.advance(bar)
+
+    if todo:
+        ran = run_cells_on_ray(runtime, store, todo, profile, address=address, workers=workers, on_done=done)
+        by_cell.update(zip(todo, ran, strict=True))
+    return [by_cell[c] for c in cells]
+
+
+def projected_calls(profile: Profile) -> int:
+    """An upper estimate of one cell's model calls: scoring every candidate on validation, the
+    best on test, and one generation per candidate."""
+    return profile.budget * (profile.n_validation + 1) + profile.n_test
+
+
+def projected_cost_text(settings: Settings, calls: int) -> str:
+    """'; projected ≤ $X' when the black box has prices, else nothing."""
+    if settings.blackbox != "openai" or settings.openai_price_prompt is None:
+        return ""
+    # ~120 prompt tokens (template + a generated instruction + input) and up to 50 output tokens.
+    cost = calls * (120 * settings.openai_price_prompt + 50 * (settings.openai_price_completion or 0.0)) / 1e6
+    limit = f" (--max-cost ${settings.max_cost:g})" if settings.max_cost is not None else ""
+    return f"; projected cost at most ~${cost:.2f}{limit}"
 
 
 def leaderboard(results: list[CellResult]) -> Table:

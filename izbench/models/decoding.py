@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 import torch
 
-from izbench.models.types import FinishReason
+from izbench.answer import answer_complete
+from izbench.models.types import FinishReason, StopRule
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,7 @@ class DecodeParams:
     temperature: float = 0.0
     top_p: float = 1.0
     stop: tuple[str, ...] = ()
+    stop_rule: StopRule | None = None
 
 
 @dataclass(frozen=True)
@@ -76,9 +78,14 @@ def decode(
     params: DecodeParams,
     seeds: list[int] | None = None,
     eos_ids: frozenset[int] = frozenset(),
+    prefix: torch.Tensor | None = None,
 ) -> list[Decoded]:
     """Generate a continuation for each prompt, given as its (len, hidden) input embeddings.
 
+    ``prefix`` (len, hidden), when given, is a part every prompt starts with (``prompts`` then
+    hold only what follows it): its KV cache is computed once and shared by all rows, with the
+    padding placed between the prefix and each row's own tokens. Rows that finish leave the
+    batch, so a long answer does not make the short ones pay for its steps.
     ``seeds`` (one per row) are used only when sampling (temperature > 0).
     """
     from transformers import DynamicCache
@@ -87,6 +94,18 @@ def decode(
     embeds, mask = _left_pad(prompts)
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
     cache = DynamicCache()
+    n_prefix = 0 if prefix is None else int(prefix.shape[0])
+    if prefix is not None and n_prefix:
+        model(
+            inputs_embeds=prefix.unsqueeze(0),
+            position_ids=torch.arange(n_prefix).unsqueeze(0),
+            cache=cache,
+            use_cache=True,
+            logits_to_keep=1,
+        )
+        cache.batch_repeat_interleave(batch)
+        mask = torch.cat([mask.new_ones((batch, n_prefix)), mask], dim=1)
+        positions = positions + n_prefix
     out = model(
         inputs_embeds=embeds,
         attention_mask=mask,
@@ -104,34 +123,39 @@ def decode(
     generated: list[list[int]] = [[] for _ in range(batch)]
     finish: list[FinishReason | None] = [None] * batch
     cut: list[int | None] = [None] * batch
-    pad_id = next(iter(eos_ids), 0)
+    active = list(range(batch))
+    """Original row of each row still in the batch (and in the KV cache)."""
     decode_text = tokenizer.decode  # type: ignore[attr-defined]
     for _step in range(params.max_new_tokens):
         if params.temperature > 0:
-            chosen = [
-                _sample(logits[i], params.temperature, params.top_p, gens[i]) if finish[i] is None else pad_id
-                for i in range(batch)
-            ]
+            chosen = [_sample(logits[j], params.temperature, params.top_p, gens[i]) for j, i in enumerate(active)]
         else:
             chosen = logits.argmax(dim=-1).tolist()
-        for i, token in enumerate(chosen):
-            if finish[i] is not None:
-                continue
+        for i, token in zip(active, chosen, strict=True):
             if token in eos_ids:
                 finish[i] = "stop"
                 continue
             generated[i].append(token)
-            if params.stop:
-                at = _stop_at(decode_text(generated[i], skip_special_tokens=True), params.stop)
+            if params.stop or params.stop_rule:
+                text = decode_text(generated[i], skip_special_tokens=True)
+                at = _stop_at(text, params.stop) if params.stop else None
                 if at is not None:
                     finish[i], cut[i] = "stop", at
-        if all(f is not None for f in finish):
+                elif params.stop_rule == "answer" and answer_complete(text):
+                    finish[i] = "stop"
+        keep = [j for j, i in enumerate(active) if finish[i] is None]
+        if not keep:
             break
-        mask = torch.cat([mask, mask.new_ones((batch, 1))], dim=1)
+        if len(keep) < len(active):
+            index = torch.tensor(keep)
+            cache.batch_select_indices(index)
+            mask, positions = mask[index], positions[index]
+            chosen = [chosen[j] for j in keep]
+            active = [active[j] for j in keep]
+        mask = torch.cat([mask, mask.new_ones((len(active), 1))], dim=1)
         positions = positions[:, -1:] + 1
-        step_ids = torch.tensor([[t if f is None else pad_id] for t, f in zip(chosen, finish, strict=True)])
         out = model(
-            input_ids=step_ids,
+            input_ids=torch.tensor(chosen).unsqueeze(1),
             attention_mask=mask,
             position_ids=positions,
             cache=cache,
@@ -148,7 +172,7 @@ def decode(
             Decoded(
                 text=text,
                 finish_reason=finish[i] or "length",
-                prompt_tokens=int(prompts[i].shape[0]),
+                prompt_tokens=n_prefix + int(prompts[i].shape[0]),
                 completion_tokens=len(generated[i]),
             )
         )

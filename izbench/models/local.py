@@ -23,11 +23,12 @@ class LocalBackend:
 
     kind = "local"
 
-    def __init__(self, loaded: LoadedModel | None = None, batch_size: int = 16) -> None:
+    def __init__(self, loaded: LoadedModel | None = None, batch_size: int = 16, share_prefixes: bool = True) -> None:
         import transformers
 
         self._loaded = loaded or load_model()
         self.batch_size = batch_size
+        self.share_prefixes = share_prefixes
         self.model_id = self._loaded.info.model_id
         self.revision = (
             f"gguf-sha256:{self._loaded.info.sha256};fp32;"
@@ -46,10 +47,9 @@ class LocalBackend:
         weight: torch.Tensor = self._loaded.model.get_input_embeddings().weight
         return weight.detach()
 
-    def prompt_embeddings(self, request: CompletionRequest) -> torch.Tensor:
-        """The chat-formatted prompt as (tokens, hidden) embeddings, soft prompt first."""
-        tok = self._loaded.tokenizer
-        ids = tok.apply_chat_template(
+    def token_ids(self, request: CompletionRequest) -> list[int]:
+        """The chat-formatted prompt's token ids (soft prompt not included)."""
+        ids = self._loaded.tokenizer.apply_chat_template(
             [m.model_dump() for m in request.messages],
             add_generation_prompt=True,
             tokenize=True,
@@ -57,8 +57,16 @@ class LocalBackend:
         )
         if not isinstance(ids, list):  # some tokenizer versions return a BatchEncoding
             ids = list(ids["input_ids"])
+        return [int(i) for i in ids]
+
+    def _embed(self, ids: Sequence[int]) -> torch.Tensor:
         with torch.inference_mode():
-            embeds = self._loaded.model.get_input_embeddings()(torch.tensor(ids))
+            embeds: torch.Tensor = self._loaded.model.get_input_embeddings()(torch.tensor(list(ids), dtype=torch.long))
+        return embeds
+
+    def prompt_embeddings(self, request: CompletionRequest) -> torch.Tensor:
+        """The chat-formatted prompt as (tokens, hidden) embeddings, soft prompt first."""
+        embeds = self._embed(self.token_ids(request))
         if request.soft_prompt is not None:
             soft = request.soft_prompt.to_tensor()
             if soft.shape[1] != embeds.shape[1]:
@@ -66,8 +74,7 @@ class LocalBackend:
                     f"soft prompt hidden size {soft.shape[1]} does not match the model's {embeds.shape[1]}"
                 )
             embeds = torch.cat([soft, embeds], dim=0)
-        result: torch.Tensor = embeds
-        return result
+        return embeds
 
     def complete(self, requests: Sequence[CompletionRequest]) -> list[Completion | BackendError]:
         groups: dict[DecodeParams, list[int]] = defaultdict(list)
@@ -77,34 +84,109 @@ class LocalBackend:
                 temperature=r.temperature,
                 top_p=r.top_p if r.temperature > 0 else 1.0,
                 stop=r.stop,
+                stop_rule=r.stop_rule,
             )
             groups[params].append(i)
         out: list[Completion | BackendError | None] = [None] * len(requests)
         for params, indices in groups.items():
-            for start in range(0, len(indices), self.batch_size):
-                chunk = indices[start : start + self.batch_size]
-                began = time.perf_counter()
-                prompts = [self.prompt_embeddings(requests[i]) for i in chunk]
-                seeds = [requests[i].sampling_seed for i in chunk]
-                with self._loaded.lock:
-                    results = decode(
-                        self._loaded.model,
-                        self._loaded.tokenizer,
-                        prompts,
-                        params,
-                        seeds=seeds,
-                        eos_ids=self._eos_ids,
-                    )
-                per_call = (time.perf_counter() - began) / len(chunk)
-                for i, res in zip(chunk, results, strict=True):
-                    out[i] = Completion(
-                        text=res.text,
-                        finish_reason=res.finish_reason,
-                        prompt_tokens=res.prompt_tokens,
-                        completion_tokens=res.completion_tokens,
-                        latency_s=per_call,
-                    )
+            soft = [i for i in indices if requests[i].soft_prompt is not None]
+            for start in range(0, len(soft), self.batch_size):
+                chunk = soft[start : start + self.batch_size]
+                self._run(params, requests, chunk, [self.prompt_embeddings(requests[i]) for i in chunk], None, out)
+            ids = {i: self.token_ids(requests[i]) for i in indices if requests[i].soft_prompt is None}
+            for chunk in shared_prefix_chunks(ids, self.batch_size, self.share_prefixes):
+                rows = [ids[i] for i in chunk]
+                n = _common_prefix(rows) if self.share_prefixes else 0
+                n = min(n, min(len(r) for r in rows) - 1)  # each row keeps a token to predict from
+                prefix = self._embed(rows[0][:n]) if n > 0 else None
+                self._run(params, requests, chunk, [self._embed(r[n:]) for r in rows], prefix, out)
         return [c for c in out if c is not None]
+
+    def _run(
+        self,
+        params: DecodeParams,
+        requests: Sequence[CompletionRequest],
+        chunk: list[int],
+        prompts: list[torch.Tensor],
+        prefix: torch.Tensor | None,
+        out: list[Completion | BackendError | None],
+    ) -> None:
+        began = time.perf_counter()
+        seeds = [requests[i].sampling_seed for i in chunk]
+        with self._loaded.lock:
+            results = decode(
+                self._loaded.model,
+                self._loaded.tokenizer,
+                prompts,
+                params,
+                seeds=seeds,
+                eos_ids=self._eos_ids,
+                prefix=prefix,
+            )
+        per_call = (time.perf_counter() - began) / len(chunk)
+        for i, res in zip(chunk, results, strict=True):
+            out[i] = Completion(
+                text=res.text,
+                finish_reason=res.finish_reason,
+                prompt_tokens=res.prompt_tokens,
+                completion_tokens=res.completion_tokens,
+                latency_s=per_call,
+            )
 
     def close(self) -> None:
         """Nothing to release: the weights are shared for the process's lifetime."""
+
+
+def _common_prefix(rows: Sequence[Sequence[int]]) -> int:
+    """Length of the token prefix every row starts with."""
+    first = rows[0]
+    n = min(len(r) for r in rows)
+    for k in range(n):
+        if any(r[k] != first[k] for r in rows):
+            return k
+    return n
+
+
+MIN_SHARED_TOKENS = 16
+"""A group of prompts gets batches of its own only if it shares this many tokens more than all
+prompts do (an instruction does; "the number 1" vs "the number 2" does not): fewer, fuller
+batches beat saving a few prefix tokens, since every decode step reads all the weights."""
+
+
+def shared_prefix_chunks(ids: dict[int, list[int]], batch_size: int, share: bool = True) -> list[list[int]]:
+    """Batches of request indices whose prompts share as long a prefix as possible.
+
+    Prompts are sorted by their tokens, so those with the same instruction lie together; a run
+    ends where the prefix two neighbours share drops to what every prompt shares (the chat
+    header). Runs that share little more than that are merged, and each run is cut into even
+    batches of at most ``batch_size``. Without ``share``: batches in request order.
+    """
+    order = list(ids)
+    if not share:
+        return [order[k : k + batch_size] for k in range(0, len(order), batch_size)]
+    order.sort(key=lambda i: ids[i])
+    if len(order) < 2:
+        return [order] if order else []
+    links = [_common_prefix([ids[a], ids[b]]) for a, b in zip(order, order[1:], strict=False)]
+    base = min(links)
+    runs: list[list[int]] = [[order[0]]]
+    for link, i in zip(links, order[1:], strict=True):
+        if link > base:
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    merged: list[list[int]] = []
+    mixed: list[int] = []
+    for run in runs:
+        if len(run) > 1 and _common_prefix([ids[i] for i in run]) - base >= MIN_SHARED_TOKENS:
+            merged.append(run)
+        else:
+            mixed.extend(run)
+    if mixed:
+        merged.append(mixed)
+    chunks: list[list[int]] = []
+    for run in merged:
+        pieces = -(-len(run) // batch_size)
+        size = -(-len(run) // pieces)  # even pieces: 20 rows in batches of 16 become 10 + 10
+        chunks.extend(run[k : k + size] for k in range(0, len(run), size))
+    return chunks

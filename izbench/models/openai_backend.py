@@ -1,8 +1,9 @@
 """The ``openai`` backend: any OpenAI-compatible chat endpoint through the official client.
 
 Works against OpenAI itself (``OPENAI_API_KEY``), vLLM, Ollama or a llama.cpp server. Requests
-run on a bounded thread pool; 429, 5xx, timeouts and refused connections are retried with
-exponential backoff and full jitter (tenacity); anything else fails that request only.
+run on a bounded thread pool under optional requests/tokens-per-minute limits; 429, 5xx,
+timeouts and refused connections are retried with exponential backoff and full jitter
+(tenacity); anything else fails that request only.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from tenacity import (
 )
 
 from izbench.errors import BackendError
+from izbench.models.ratelimit import RateLimiter, estimated_tokens
 from izbench.models.types import Completion, CompletionRequest
 
 
@@ -48,6 +50,9 @@ class OpenAIBackend:
         backoff_base_s: float = 0.5,
         backoff_max_s: float = 30.0,
         timeout_s: float = 120.0,
+        rpm: int | None = None,
+        tpm: int | None = None,
+        rate_window_s: int = 60,
     ) -> None:
         self.kind = kind
         self.model_id = model
@@ -61,6 +66,7 @@ class OpenAIBackend:
         self._client = openai.OpenAI(
             base_url=base_url, api_key=api_key or "not-needed", timeout=timeout_s, max_retries=0
         )
+        self.limiter = RateLimiter(rpm, tpm, rate_window_s)
         self.attempts = 0
         """HTTP attempts made, retries included; useful to see how hard the server pushed back."""
 
@@ -87,6 +93,7 @@ class OpenAIBackend:
         try:
             for attempt in retrying:
                 with attempt:
+                    self.limiter.acquire(estimated_tokens(request))
                     self.attempts += 1
                     response = self._client.chat.completions.create(**params)
         except RetryError as exhausted:

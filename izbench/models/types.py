@@ -14,6 +14,8 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
 
 Role = Literal["system", "user", "assistant"]
+StopRule = Literal["answer"]
+"""``answer``: stop once the text the metrics read is complete (see ``izbench.answer``)."""
 
 
 class ChatMessage(BaseModel):
@@ -76,6 +78,9 @@ class CompletionRequest(BaseModel):
     sample_index: int = 0
     """Which of several samples for the same prompt this is."""
     stop: tuple[str, ...] = ()
+    stop_rule: StopRule | None = None
+    """A backend that can check it stops early; others generate to ``max_tokens``. Either way
+    the metrics read the same text, but the stored text differs, so it is part of the key."""
     soft_prompt: SoftPrompt | None = None
     """Only the local transformers backend accepts a soft prompt."""
 

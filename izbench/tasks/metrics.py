@@ -19,6 +19,8 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from enum import StrEnum
 
+from izbench.answer import first_sentence
+
 _PUNCTUATION = str.maketrans("", "", string.punctuation)
 
 
@@ -31,9 +33,7 @@ class Metric(StrEnum):
 
 def normalize(text: str) -> str:
     """Upstream's normalisation of a prediction or an answer."""
-    text = text.replace(" and ", " ").replace("Sentence 1:", " ").replace("Sentence 2:", " ")
-    text = text.strip().split("\n")[0].split(".")[0].lower()
-    return text.replace("-", " ").translate(_PUNCTUATION)
+    return first_sentence(text).lower().replace("-", " ").translate(_PUNCTUATION)
 
 
 def exact_match(prediction: str, answer: str) -> float:

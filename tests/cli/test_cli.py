@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
+
 
 def izbench(*args: str, tmp: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     full_env = {
@@ -104,3 +106,26 @@ def test_unknown_method_is_one_line(tmp_path: Path) -> None:
     result = izbench("run", "--method", "instructzer", "--task", "sum", tmp=tmp_path)
     assert result.returncode == 2
     assert "unknown method 'instructzer'" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_max_calls_stops_cleanly_and_a_rerun_resumes(tmp_path: Path) -> None:
+    args = ("compare", "--tasks", "sum,antonyms", "--methods", "uniform", "--profile", "smoke")
+    stopped = izbench(*args, "--max-calls", "25", tmp=tmp_path)
+    assert stopped.returncode == 3, stopped.stderr
+    assert "stopped after 1 of 2 cells" in stopped.stderr and "25 of --max-calls 25" in stopped.stderr
+    assert "served from cache, 25 made" in stopped.stderr  # never one call over the budget
+    con = duckdb.connect(str(tmp_path / "izbench.duckdb"), read_only=True)
+    (first,) = con.execute("SELECT calls_made FROM runs WHERE status = 'done'").fetchall()
+    con.close()
+    resumed = izbench(*args, tmp=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    # The finished cell is read back; the stopped one reuses the calls it had made before the stop.
+    assert "1 cells read back from the store" in resumed.stderr
+    served = int(resumed.stderr.split("calls: ")[1].split(" served")[0])
+    assert 0 < served == 25 - first[0]
+
+
+def test_max_cost_without_prices_is_one_line(tmp_path: Path) -> None:
+    result = izbench("compare", "--tasks", "sum", "--methods", "uniform", "--max-cost", "1", tmp=tmp_path)
+    assert result.returncode == 2
+    assert "--max-cost needs prices" in result.stderr and "Traceback" not in result.stderr

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
+from izbench.budget import Budget, BudgetExhausted, Prices
+from izbench.cache import CachedClient, CallStats, ResponseCache
 from izbench.errors import BackendError
 from izbench.models.llamacpp import free_port
 from izbench.models.openai_backend import OpenAIBackend
+from izbench.models.ratelimit import RateLimiter
 from izbench.models.types import CompletionRequest
 
 
@@ -136,3 +141,58 @@ def test_soft_prompts_are_refused() -> None:
     request = CompletionRequest.user("hi", soft_prompt=SoftPrompt.from_tensor(torch.zeros(1, 4)))
     (answer,) = backend.complete([request])
     assert isinstance(answer, BackendError) and "soft prompt" in str(answer)
+
+
+@pytest.fixture
+def healthy() -> Iterator[FlakyServer]:
+    yield from _serve(failures=0, status=200)
+
+
+def test_requests_per_window_are_limited(healthy: FlakyServer) -> None:
+    backend = OpenAIBackend(healthy.base_url, "m", concurrency=4, rpm=3, rate_window_s=1)
+    began = time.monotonic()
+    answers = backend.complete([CompletionRequest.user(f"q{i}") for i in range(7)])
+    elapsed = time.monotonic() - began
+    assert all(not isinstance(a, BackendError) for a in answers)
+    # 3 go at once, 3 more a window later, the 7th a window after that.
+    assert 1.9 <= elapsed < 5, elapsed
+    assert backend.limiter.waited_s > 1.9
+
+
+def test_tokens_per_window_are_limited() -> None:
+    limiter = RateLimiter(tpm=100, window_s=1)
+    began = time.monotonic()
+    limiter.acquire(60)
+    limiter.acquire(60)  # 120 > 100: waits for the first to leave the window
+    assert 0.9 <= time.monotonic() - began < 3
+
+
+def test_max_calls_stops_before_exceeding_and_resumes(healthy: FlakyServer, tmp_path: Path) -> None:
+    requests = [CompletionRequest.user(f"q{i}") for i in range(5)]
+    backend = OpenAIBackend(healthy.base_url, "m", concurrency=1)
+    cache = ResponseCache(tmp_path / "c")
+    stats = CallStats()
+    with pytest.raises(BudgetExhausted, match="3 of --max-calls 3"):
+        CachedClient(backend, cache, stats, Budget(max_calls=3)).complete(requests)
+    assert len(healthy.seen) == 3 and len(cache) == 3 and stats.made == 3
+    # A rerun with a larger budget pays only for the two calls it lacks.
+    again = CallStats()
+    answers = CachedClient(backend, cache, again, Budget(max_calls=2)).complete(requests)
+    assert [a.text for a in answers] == [f"echo: q{i}" for i in range(5)]
+    assert (again.served, again.made) == (3, 2) and len(healthy.seen) == 5
+    cache.close()
+
+
+def test_max_cost_never_exceeded(healthy: FlakyServer, tmp_path: Path) -> None:
+    prices = {"openai": Prices(prompt_per_mtok=1e6, completion_per_mtok=1e6)}  # $1 per token
+    request = CompletionRequest.user("x" * 30, max_tokens=5)  # estimated 11 + 5 = $16; really 3 + 2 = $5
+    budget = Budget(max_cost=30.0, prices=prices)
+    cache = ResponseCache(tmp_path / "c")
+    client = CachedClient(OpenAIBackend(healthy.base_url, "m", concurrency=1), cache, CallStats(), budget)
+    client.complete([request])
+    assert budget.cost == pytest.approx(5.0)  # the reservation was settled at the reported usage
+    more = [CompletionRequest.user("y" * 30, max_tokens=5, seed=i) for i in range(3)]
+    with pytest.raises(BudgetExhausted):
+        client.complete(more)  # 5 + 16 fits, a second 16 would not
+    assert len(healthy.seen) == 2 and budget.cost <= 30.0
+    cache.close()

@@ -1,0 +1,147 @@
+"""Compare's cells on Ray: workers compute, the driver alone writes the store and the cache.
+
+Each worker is a Ray actor holding one runtime (the embedded model loads once per worker). It
+reads the central cache when its machine can see the directory (same host or shared disk) and
+keeps what it computes in memory; a cell's store writes are recorded, not executed. Both come
+back to the driver with the cell's result, and the driver writes them in the same order a local
+run would, so a Ray run and an in-process run of the same cells leave the same rows, and the
+next run replays from the central cache. ``--max-calls``/``--max-cost`` need one counter for
+all calls and are refused with Ray.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from izbench.cache import OverlayCache
+from izbench.errors import ConfigError, IzbenchError
+from izbench.profiles import Profile
+from izbench.runner import CellResult, run_cell
+from izbench.runtime import Runtime
+from izbench.settings import Settings
+from izbench.store import ResultStore, RunKey
+from izbench.tasks.registry import DEFAULT_TASKS_DIR, TaskRegistry
+
+Cell = tuple[str, str, int]
+
+
+class RecordingStore:
+    """A worker's stand-in for the store: every write is kept, to be replayed by the driver."""
+
+    def __init__(self) -> None:
+        self.writes: list[tuple[str, tuple[Any, ...]]] = []
+
+    def start_run(self, key: RunKey, info: dict[str, Any]) -> None:
+        self.writes.append(("start_run", (key, info)))
+
+    def add_candidates(self, run_id: str, rows: Sequence[dict[str, Any]]) -> None:
+        self.writes.append(("add_candidates", (run_id, list(rows))))
+
+    def add_predictions(self, run_id: str, rows: Sequence[dict[str, Any]]) -> None:
+        self.writes.append(("add_predictions", (run_id, list(rows))))
+
+    def finish_run(self, run_id: str, summary: dict[str, Any], metrics: dict[str, float]) -> None:
+        self.writes.append(("finish_run", (run_id, summary, metrics)))
+
+    def mark_failed(self, run_id: str) -> None:
+        self.writes.append(("mark_failed", (run_id,)))
+
+
+@dataclass
+class WorkerOutcome:
+    """What one cell sends back: its result or error, its store writes, its new cache entries."""
+
+    cell: Cell
+    result: CellResult | None
+    error: str | None
+    writes: list[tuple[str, tuple[Any, ...]]]
+    entries: dict[str, str]
+    calls: tuple[int, int, int, int] = field(default=(0, 0, 0, 0))
+    """(served, made, prompt tokens, completion tokens) of this cell."""
+
+
+class CellWorker:
+    """Runs cells in a Ray worker process with its own runtime over an overlay of the cache."""
+
+    def __init__(self, settings: Settings, threads: int) -> None:
+        import torch
+
+        torch.set_num_threads(threads)
+        self.cache = OverlayCache(settings.cache_dir, settings.cache_mode)
+        self.runtime = Runtime(settings, cache=self.cache)
+        self.registry = TaskRegistry(settings.tasks_dir or DEFAULT_TASKS_DIR, settings.data_dir, settings.bigbench_dir)
+
+    def run(self, cell: Cell, profile: Profile) -> WorkerOutcome:
+        method, task, seed = cell
+        store = RecordingStore()
+        stats = self.runtime.stats
+        before = (stats.served, stats.made, stats.prompt_tokens, stats.completion_tokens)
+        result, error = None, None
+        try:
+            result = run_cell(self.runtime, self.registry, method, task, seed, profile, store, rerun=True)
+        except IzbenchError as failure:
+            error = str(failure)
+        after = (stats.served, stats.made, stats.prompt_tokens, stats.completion_tokens)
+        calls = (after[0] - before[0], after[1] - before[1], after[2] - before[2], after[3] - before[3])
+        return WorkerOutcome(cell, result, error, store.writes, self.cache.take_new(), calls)
+
+
+def run_cells_on_ray(
+    runtime: Runtime,
+    store: ResultStore,
+    cells: Sequence[Cell],
+    profile: Profile,
+    *,
+    address: str | None,
+    workers: int,
+    on_done: Callable[[CellResult], None],
+) -> list[CellResult]:
+    """Run ``cells`` (not yet in the store) on Ray; write each one as it comes back."""
+    settings = runtime.settings
+    if settings.max_calls is not None or settings.max_cost is not None:
+        raise ConfigError("--max-calls/--max-cost are not supported with --executor ray; run in-process")
+    try:
+        import ray
+        from ray.util import ActorPool
+    except ImportError:
+        raise ConfigError("--executor ray needs Ray: pip install 'izbench[ray]'") from None
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no phoning home from a benchmark
+    started = not ray.is_initialized()
+    if started:
+        try:
+            ray.init(address=address, include_dashboard=False, log_to_driver=False)
+        except (ConnectionError, RuntimeError) as error:
+            raise ConfigError(f"cannot reach Ray at {address or 'a new local cluster'}: {error}") from None
+    try:
+        cpus = max(1, int(ray.available_resources().get("CPU", 1)))  # type: ignore[no-untyped-call]
+        n = max(1, min(workers or cpus, len(cells)))
+        actor = ray.remote(num_cpus=max(1, cpus // n))(CellWorker)
+        pool = ActorPool([actor.remote(settings, max(1, cpus // n)) for _ in range(n)])  # type: ignore[attr-defined]
+        done: dict[Cell, CellResult] = {}
+        failure: str | None = None
+        outcomes = pool.map_unordered(lambda a, c: a.run.remote(c, profile), list(cells))
+        for outcome in outcomes:
+            for key, raw in outcome.entries.items():
+                if settings.cache_mode.value != "off":
+                    runtime.cache.put_raw(key, raw)
+            for name, args in outcome.writes:
+                getattr(store, name)(*args)
+            served, made, prompt, completion = outcome.calls
+            runtime.stats.served += served
+            runtime.stats.made += made
+            runtime.stats.prompt_tokens += prompt
+            runtime.stats.completion_tokens += completion
+            if outcome.result is None:
+                failure = failure or f"{'/'.join(map(str, outcome.cell))}: {outcome.error}"
+                continue
+            done[outcome.cell] = outcome.result
+            on_done(outcome.result)
+        if failure is not None:
+            raise IzbenchError(f"a cell failed on Ray ({failure}); finished cells are stored, rerun to resume")
+        return [done[c] for c in cells]
+    finally:
+        if started:
+            ray.shutdown()

@@ -1,0 +1,54 @@
+"""Prefix sharing, early stopping and batch shrinking in the local backend change speed only."""
+
+from __future__ import annotations
+
+from izbench.answer import answer_complete, first_sentence
+from izbench.models.local import LocalBackend, shared_prefix_chunks
+from izbench.models.types import CompletionRequest
+from izbench.models.weights import LoadedModel
+
+INSTRUCTIONS = ["Add the two numbers.", "Write the first letter of the word, then explain why at length"]
+INPUTS = ["3 4", "cat", "17 25", "house", "9 9"]
+
+
+def _requests(**params: object) -> list[CompletionRequest]:
+    return [
+        CompletionRequest.user(f"Instruction: {i}\n\nInput: {x}\nOutput:", **params)  # type: ignore[arg-type]
+        for i in INSTRUCTIONS
+        for x in INPUTS
+    ]
+
+
+def test_chunks_group_prompts_by_instruction() -> None:
+    header = [1, 2, 3]
+    a, b = list(range(100, 120)), list(range(200, 220))  # two 20-token instructions
+    ids = {0: header + a + [50], 1: header + b + [50], 2: header + a + [60], 3: header + b + [60], 4: header + a + [70]}
+    assert shared_prefix_chunks(ids, 8) == [[0, 2, 4], [1, 3]]
+    assert shared_prefix_chunks(ids, 2) == [[0, 2], [4], [1, 3]]
+    assert shared_prefix_chunks(ids, 2, share=False) == [[0, 1], [2, 3], [4]]
+    # Prompts that share only a few tokens beyond the header stay in one full batch.
+    short = {0: header + [9, 1], 1: header + [8, 2], 2: header + [9, 3], 3: header + [7]}
+    assert shared_prefix_chunks(short, 8) == [[3, 1, 0, 2]]
+    assert shared_prefix_chunks(short, 2) == [[3, 1], [0, 2]]
+
+
+def test_shared_prefix_gives_the_same_outputs(loaded_model: LoadedModel) -> None:
+    shared = LocalBackend(loaded_model, batch_size=8, share_prefixes=True)
+    plain = LocalBackend(loaded_model, batch_size=8, share_prefixes=False)
+    requests = _requests(max_tokens=24)
+    a = shared.complete(requests)
+    b = plain.complete(requests)
+    assert [c.text for c in a] == [c.text for c in b]  # type: ignore[union-attr]
+    assert [c.prompt_tokens for c in a] == [c.prompt_tokens for c in b]  # type: ignore[union-attr]
+
+
+def test_answer_stop_rule_keeps_what_the_metric_reads(local_backend: LocalBackend) -> None:
+    full = local_backend.complete(_requests(max_tokens=30))
+    stopped = local_backend.complete(_requests(max_tokens=30, stop_rule="answer"))
+    fewer = 0
+    for f, s in zip(full, stopped, strict=True):
+        assert first_sentence(s.text) == first_sentence(f.text)  # type: ignore[union-attr]
+        assert f.text.startswith(s.text)  # type: ignore[union-attr]
+        if s.finish_reason == "stop" and answer_complete(s.text):  # type: ignore[union-attr]
+            fewer += s.completion_tokens < f.completion_tokens  # type: ignore[union-attr]
+    assert fewer > 0  # the rule did cut generations short on real outputs
