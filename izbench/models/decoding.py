@@ -78,14 +78,17 @@ def decode(
     params: DecodeParams,
     seeds: list[int] | None = None,
     eos_ids: frozenset[int] = frozenset(),
-    prefix: torch.Tensor | None = None,
+    prefixes: list[torch.Tensor] | None = None,
+    prefix_of_row: list[int] | None = None,
 ) -> list[Decoded]:
     """Generate a continuation for each prompt, given as its (len, hidden) input embeddings.
 
-    ``prefix`` (len, hidden), when given, is a part every prompt starts with (``prompts`` then
-    hold only what follows it): its KV cache is computed once and shared by all rows, with the
-    padding placed between the prefix and each row's own tokens. Rows that finish leave the
-    batch, so a long answer does not make the short ones pay for its steps.
+    ``prefixes`` (each (len, hidden)) are parts several prompts start with: row ``i`` is
+    ``prefixes[prefix_of_row[i]]`` followed by ``prompts[i]``. Each prefix's KV cache is computed
+    once and copied to its rows, with the padding placed between prefix and row. So one batch
+    can hold several instructions' examples: every decode step reads all the weights, and fuller
+    batches pay for that fewer times. Rows that finish leave the batch, so a long answer does
+    not make the short ones pay for its steps.
     ``seeds`` (one per row) are used only when sampling (temperature > 0).
     """
     from transformers import DynamicCache
@@ -94,18 +97,25 @@ def decode(
     embeds, mask = _left_pad(prompts)
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
     cache = DynamicCache()
-    n_prefix = 0 if prefix is None else int(prefix.shape[0])
-    if prefix is not None and n_prefix:
+    n_prefix = [0] * batch
+    if prefixes:
+        if prefix_of_row is None or len(prefix_of_row) != batch:
+            raise ValueError("prefixes need one prefix index per row")
+        prefix_embeds, prefix_mask = _left_pad(prefixes)
         model(
-            inputs_embeds=prefix.unsqueeze(0),
-            position_ids=torch.arange(n_prefix).unsqueeze(0),
+            inputs_embeds=prefix_embeds,
+            attention_mask=prefix_mask,
+            position_ids=(prefix_mask.cumsum(-1) - 1).clamp(min=0),
             cache=cache,
             use_cache=True,
             logits_to_keep=1,
         )
-        cache.batch_repeat_interleave(batch)
-        mask = torch.cat([mask.new_ones((batch, n_prefix)), mask], dim=1)
-        positions = positions + n_prefix
+        index = torch.tensor(prefix_of_row)
+        cache.batch_select_indices(index)
+        row_prefix_mask = prefix_mask[index]
+        mask = torch.cat([row_prefix_mask, mask], dim=1)
+        positions = positions + row_prefix_mask.sum(-1, keepdim=True)
+        n_prefix = [int(prefixes[g].shape[0]) for g in prefix_of_row]
     out = model(
         inputs_embeds=embeds,
         attention_mask=mask,
@@ -172,7 +182,7 @@ def decode(
             Decoded(
                 text=text,
                 finish_reason=finish[i] or "length",
-                prompt_tokens=n_prefix + int(prompts[i].shape[0]),
+                prompt_tokens=n_prefix[i] + int(prompts[i].shape[0]),
                 completion_tokens=len(generated[i]),
             )
         )

@@ -92,15 +92,40 @@ class LocalBackend:
             soft = [i for i in indices if requests[i].soft_prompt is not None]
             for start in range(0, len(soft), self.batch_size):
                 chunk = soft[start : start + self.batch_size]
-                self._run(params, requests, chunk, [self.prompt_embeddings(requests[i]) for i in chunk], None, out)
+                prompts = [self.prompt_embeddings(requests[i]) for i in chunk]
+                self._run(params, requests, chunk, prompts, None, out)
             ids = {i: self.token_ids(requests[i]) for i in indices if requests[i].soft_prompt is None}
-            for chunk in shared_prefix_chunks(ids, self.batch_size, self.share_prefixes):
-                rows = [ids[i] for i in chunk]
-                n = _common_prefix(rows) if self.share_prefixes else 0
-                n = min(n, min(len(r) for r in rows) - 1)  # each row keeps a token to predict from
-                prefix = self._embed(rows[0][:n]) if n > 0 else None
-                self._run(params, requests, chunk, [self._embed(r[n:]) for r in rows], prefix, out)
+            if not self.share_prefixes:
+                for start in range(0, len(ids), self.batch_size):
+                    chunk = list(ids)[start : start + self.batch_size]
+                    self._run(params, requests, chunk, [self._embed(ids[i]) for i in chunk], None, out)
+                continue
+            for batch in shared_prefix_batches(ids, self.batch_size):
+                self._run_shared(params, requests, {i: ids[i] for group in batch for i in group}, batch, out)
         return [c for c in out if c is not None]
+
+    def _run_shared(
+        self,
+        params: DecodeParams,
+        requests: Sequence[CompletionRequest],
+        ids: dict[int, list[int]],
+        batch: list[list[int]],
+        out: list[Completion | BackendError | None],
+    ) -> None:
+        """Decode one batch of prefix groups: each group's shared tokens are computed once."""
+        chunk: list[int] = []
+        prompts: list[torch.Tensor] = []
+        prefixes: list[torch.Tensor] = []
+        prefix_of_row: list[int] = []
+        for g, group in enumerate(batch):
+            rows = [ids[i] for i in group]
+            # Each row keeps at least one token of its own to predict from.
+            n = max(1, min(_common_prefix(rows), min(len(r) for r in rows) - 1))
+            prefixes.append(self._embed(rows[0][:n]))
+            chunk += group
+            prompts += [self._embed(r[n:]) for r in rows]
+            prefix_of_row += [g] * len(group)
+        self._run(params, requests, chunk, prompts, (prefixes, prefix_of_row), out)
 
     def _run(
         self,
@@ -108,7 +133,7 @@ class LocalBackend:
         requests: Sequence[CompletionRequest],
         chunk: list[int],
         prompts: list[torch.Tensor],
-        prefix: torch.Tensor | None,
+        prefixes: tuple[list[torch.Tensor], list[int]] | None,
         out: list[Completion | BackendError | None],
     ) -> None:
         began = time.perf_counter()
@@ -121,7 +146,8 @@ class LocalBackend:
                 params,
                 seeds=seeds,
                 eos_ids=self._eos_ids,
-                prefix=prefix,
+                prefixes=prefixes[0] if prefixes else None,
+                prefix_of_row=prefixes[1] if prefixes else None,
             )
         per_call = (time.perf_counter() - began) / len(chunk)
         for i, res in zip(chunk, results, strict=True):
@@ -148,25 +174,22 @@ def _common_prefix(rows: Sequence[Sequence[int]]) -> int:
 
 
 MIN_SHARED_TOKENS = 16
-"""A group of prompts gets batches of its own only if it shares this many tokens more than all
-prompts do (an instruction does; "the number 1" vs "the number 2" does not): fewer, fuller
-batches beat saving a few prefix tokens, since every decode step reads all the weights."""
+"""Prompts form a group with a prefix of its own only if they share this many tokens more than
+all prompts do (an instruction does; "the number 1" vs "the number 2" does not)."""
 
 
-def shared_prefix_chunks(ids: dict[int, list[int]], batch_size: int, share: bool = True) -> list[list[int]]:
-    """Batches of request indices whose prompts share as long a prefix as possible.
+def shared_prefix_batches(ids: dict[int, list[int]], batch_size: int) -> list[list[list[int]]]:
+    """Batches of groups of request indices; each group's prompts share a long prefix.
 
-    Prompts are sorted by their tokens, so those with the same instruction lie together; a run
-    ends where the prefix two neighbours share drops to what every prompt shares (the chat
-    header). Runs that share little more than that are merged, and each run is cut into even
-    batches of at most ``batch_size``. Without ``share``: batches in request order.
+    Prompts are sorted by their tokens, so those with the same instruction lie together; a
+    group ends where the prefix two neighbours share drops to what every prompt shares (the
+    chat header), and groups sharing little more than that are pooled into one. Groups are cut
+    into even pieces of at most ``batch_size`` and packed, in order, into batches of at most
+    ``batch_size`` rows.
     """
-    order = list(ids)
-    if not share:
-        return [order[k : k + batch_size] for k in range(0, len(order), batch_size)]
-    order.sort(key=lambda i: ids[i])
+    order = sorted(ids, key=lambda i: ids[i])
     if len(order) < 2:
-        return [order] if order else []
+        return [[order]] if order else []
     links = [_common_prefix([ids[a], ids[b]]) for a, b in zip(order, order[1:], strict=False)]
     base = min(links)
     runs: list[list[int]] = [[order[0]]]
@@ -175,18 +198,24 @@ def shared_prefix_chunks(ids: dict[int, list[int]], batch_size: int, share: bool
             runs[-1].append(i)
         else:
             runs.append([i])
-    merged: list[list[int]] = []
-    mixed: list[int] = []
+    groups: list[list[int]] = []
+    pooled: list[int] = []
     for run in runs:
         if len(run) > 1 and _common_prefix([ids[i] for i in run]) - base >= MIN_SHARED_TOKENS:
-            merged.append(run)
+            groups.append(run)
         else:
-            mixed.extend(run)
-    if mixed:
-        merged.append(mixed)
-    chunks: list[list[int]] = []
-    for run in merged:
-        pieces = -(-len(run) // batch_size)
-        size = -(-len(run) // pieces)  # even pieces: 20 rows in batches of 16 become 10 + 10
-        chunks.extend(run[k : k + size] for k in range(0, len(run), size))
-    return chunks
+            pooled.extend(run)
+    if pooled:
+        groups.append(pooled)
+    pieces: list[list[int]] = []
+    for group in groups:
+        n = -(-len(group) // batch_size)
+        size = -(-len(group) // n)  # even pieces: 40 rows in batches of 32 become 20 + 20
+        pieces.extend(group[k : k + size] for k in range(0, len(group), size))
+    batches: list[list[list[int]]] = []
+    for piece in pieces:
+        if batches and sum(len(g) for g in batches[-1]) + len(piece) <= batch_size:
+            batches[-1].append(piece)
+        else:
+            batches.append([piece])
+    return batches

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from izbench.answer import answer_complete, first_sentence
-from izbench.models.local import LocalBackend, shared_prefix_chunks
+from izbench.models.local import LocalBackend, shared_prefix_batches
 from izbench.models.types import CompletionRequest
 from izbench.models.weights import LoadedModel
 
@@ -19,21 +19,21 @@ def _requests(**params: object) -> list[CompletionRequest]:
     ]
 
 
-def test_chunks_group_prompts_by_instruction() -> None:
+def test_batches_group_prompts_by_instruction() -> None:
     header = [1, 2, 3]
     a, b = list(range(100, 120)), list(range(200, 220))  # two 20-token instructions
     ids = {0: header + a + [50], 1: header + b + [50], 2: header + a + [60], 3: header + b + [60], 4: header + a + [70]}
-    assert shared_prefix_chunks(ids, 8) == [[0, 2, 4], [1, 3]]
-    assert shared_prefix_chunks(ids, 2) == [[0, 2], [4], [1, 3]]
-    assert shared_prefix_chunks(ids, 2, share=False) == [[0, 1], [2, 3], [4]]
-    # Prompts that share only a few tokens beyond the header stay in one full batch.
+    assert shared_prefix_batches(ids, 8) == [[[0, 2, 4], [1, 3]]]  # one batch, two prefix groups
+    assert shared_prefix_batches(ids, 2) == [[[0, 2]], [[4]], [[1, 3]]]
+    assert shared_prefix_batches(ids, 3) == [[[0, 2, 4]], [[1, 3]]]
+    # Prompts that share only a few tokens beyond the header form one pooled group.
     short = {0: header + [9, 1], 1: header + [8, 2], 2: header + [9, 3], 3: header + [7]}
-    assert shared_prefix_chunks(short, 8) == [[3, 1, 0, 2]]
-    assert shared_prefix_chunks(short, 2) == [[3, 1], [0, 2]]
+    assert shared_prefix_batches(short, 8) == [[[3, 1, 0, 2]]]
+    assert shared_prefix_batches(short, 2) == [[[3, 1]], [[0, 2]]]
 
 
 def test_shared_prefix_gives_the_same_outputs(loaded_model: LoadedModel) -> None:
-    shared = LocalBackend(loaded_model, batch_size=8, share_prefixes=True)
+    shared = LocalBackend(loaded_model, batch_size=16, share_prefixes=True)  # both instructions in one batch
     plain = LocalBackend(loaded_model, batch_size=8, share_prefixes=False)
     requests = _requests(max_tokens=24)
     a = shared.complete(requests)
