@@ -44,10 +44,9 @@ class Runtime:
         s = self.settings
         if kind == "local":
             from izbench.models.local import LocalBackend
-            from izbench.models.weights import load_model
 
             return LocalBackend(
-                load_model(s.model_dir), batch_size=s.local_batch_size, share_prefixes=s.local_share_prefixes
+                batch_size=s.local_batch_size, share_prefixes=s.local_share_prefixes, model_dir=s.model_dir
             )
         if kind == "llamacpp":
             from izbench.models.llamacpp import LlamaCppBackend

@@ -43,7 +43,7 @@ class Settings(BaseSettings):
 
     blackbox: BlackBoxKind = "local"
     """Which backend answers as the black box (measured fastest embedded one by default)."""
-    local_batch_size: int = Field(default=16, ge=1)
+    local_batch_size: int = Field(default=32, ge=1)
     """Rows decoded together by the in-process transformers model."""
     local_share_prefixes: bool = True
     """Compute a shared prompt prefix (the instruction) once per batch instead of once per row."""

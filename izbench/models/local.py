@@ -6,16 +6,20 @@ Requests with equal generation settings are decoded together in batches of ``bat
 
 from __future__ import annotations
 
+import functools
+import importlib.metadata
+import json
 import time
 from collections import defaultdict
 from collections.abc import Sequence
+from pathlib import Path
 
 import torch
 
 from izbench.errors import BackendError
 from izbench.models.decoding import DecodeParams, decode
 from izbench.models.types import Completion, CompletionRequest
-from izbench.models.weights import LoadedModel, load_model
+from izbench.models.weights import LoadedModel, default_model_dir, load_model, weights_info
 
 
 class LocalBackend:
@@ -23,23 +27,46 @@ class LocalBackend:
 
     kind = "local"
 
-    def __init__(self, loaded: LoadedModel | None = None, batch_size: int = 16, share_prefixes: bool = True) -> None:
-        import transformers
-
-        self._loaded = loaded or load_model()
+    def __init__(
+        self,
+        loaded: LoadedModel | None = None,
+        batch_size: int = 32,
+        share_prefixes: bool = True,
+        model_dir: Path | None = None,
+    ) -> None:
+        self._loaded_model = loaded
+        self._model_dir = model_dir
         self.batch_size = batch_size
         self.share_prefixes = share_prefixes
-        self.model_id = self._loaded.info.model_id
+        # Identity comes from the GGUF's checksum, not the loaded weights: a replay that is
+        # served entirely from the cache never loads the model.
+        info = loaded.info if loaded is not None else weights_info()
+        self.model_id = info.model_id
+        self._sha256 = info.sha256
         self.revision = (
-            f"gguf-sha256:{self._loaded.info.sha256};fp32;"
-            f"transformers-{transformers.__version__};torch-{torch.__version__}"
+            f"gguf-sha256:{info.sha256};fp32;"
+            f"transformers-{importlib.metadata.version('transformers')};torch-{torch.__version__}"
         )
+
+    @property
+    def _loaded(self) -> LoadedModel:
+        """The weights, loaded on the first call that needs them."""
+        if self._loaded_model is None:
+            self._loaded_model = load_model(self._model_dir)
+        return self._loaded_model
+
+    @functools.cached_property
+    def _eos_ids(self) -> frozenset[int]:
         tok = self._loaded.tokenizer
         eos = {tok.eos_token_id, tok.convert_tokens_to_ids("<|im_end|>")}
-        self._eos_ids = frozenset(i for i in eos if isinstance(i, int) and i >= 0)
+        return frozenset(i for i in eos if isinstance(i, int) and i >= 0)
 
     @property
     def hidden_size(self) -> int:
+        if self._loaded_model is None:  # read the converted checkpoint's config, not its weights
+            config = (self._model_dir or default_model_dir()) / self._sha256 / "config.json"
+            if config.is_file():
+                return int(json.loads(config.read_text())["hidden_size"])
         return int(self._loaded.model.config.hidden_size)
 
     def embedding_matrix(self) -> torch.Tensor:
