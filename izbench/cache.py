@@ -86,6 +86,24 @@ class CallStats:
     def tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
 
+    def counts(self) -> tuple[int, int, int, int]:
+        """(served, made, prompt tokens, completion tokens): a snapshot to take differences of."""
+        with self._lock:
+            return (self.served, self.made, self.prompt_tokens, self.completion_tokens)
+
+    def since(self, before: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+        """The counts added after the snapshot ``before``."""
+        now = self.counts()
+        return (now[0] - before[0], now[1] - before[1], now[2] - before[2], now[3] - before[3])
+
+    def add(self, counts: tuple[int, int, int, int]) -> None:
+        """Add counts made elsewhere (a Ray worker's calls) to these."""
+        with self._lock:
+            self.served += counts[0]
+            self.made += counts[1]
+            self.prompt_tokens += counts[2]
+            self.completion_tokens += counts[3]
+
     def summary(self) -> str:
         """The line every model-calling command ends with."""
         return (

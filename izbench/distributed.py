@@ -23,7 +23,7 @@ from izbench.runner import CellResult, run_cell
 from izbench.runtime import Runtime
 from izbench.settings import Settings
 from izbench.store import ResultStore, RunKey
-from izbench.tasks.registry import DEFAULT_TASKS_DIR, TaskRegistry
+from izbench.tasks.registry import TaskRegistry
 
 Cell = tuple[str, str, int]
 
@@ -72,20 +72,18 @@ class CellWorker:
         torch.set_num_threads(threads)
         self.cache = OverlayCache(settings.cache_dir, settings.cache_mode)
         self.runtime = Runtime(settings, cache=self.cache)
-        self.registry = TaskRegistry(settings.tasks_dir or DEFAULT_TASKS_DIR, settings.data_dir, settings.bigbench_dir)
+        self.registry = TaskRegistry.from_settings(settings)
 
     def run(self, cell: Cell, profile: Profile) -> WorkerOutcome:
         method, task, seed = cell
         store = RecordingStore()
-        stats = self.runtime.stats
-        before = (stats.served, stats.made, stats.prompt_tokens, stats.completion_tokens)
+        before = self.runtime.stats.counts()
         result, error = None, None
         try:
             result = run_cell(self.runtime, self.registry, method, task, seed, profile, store, rerun=True)
         except IzbenchError as failure:
             error = str(failure)
-        after = (stats.served, stats.made, stats.prompt_tokens, stats.completion_tokens)
-        calls = (after[0] - before[0], after[1] - before[1], after[2] - before[2], after[3] - before[3])
+        calls = self.runtime.stats.since(before)
         return WorkerOutcome(cell, result, error, store.writes, self.cache.take_new(), calls)
 
 
@@ -129,11 +127,7 @@ def run_cells_on_ray(
                     runtime.cache.put_raw(key, raw)
             for name, args in outcome.writes:
                 getattr(store, name)(*args)
-            served, made, prompt, completion = outcome.calls
-            runtime.stats.served += served
-            runtime.stats.made += made
-            runtime.stats.prompt_tokens += prompt
-            runtime.stats.completion_tokens += completion
+            runtime.stats.add(outcome.calls)
             if outcome.result is None:
                 failure = failure or f"{'/'.join(map(str, outcome.cell))}: {outcome.error}"
                 continue

@@ -135,7 +135,7 @@ def run_cell(
     if isinstance(store, ResultStore) and not rerun and store.run_status(key.run_id) == "done":
         return load_cell(store, key.run_id)
     began = time.perf_counter()
-    made, served, tokens = runtime.stats.made, runtime.stats.served, runtime.stats.tokens
+    before = runtime.stats.counts()
     cost = runtime.budget.cost
     data = registry.load(spec.key)
     scorer = make_scorer(runtime, spec.metric, data)
@@ -199,6 +199,7 @@ def run_cell(
         if store is not None:
             store.mark_failed(key.run_id)
         raise
+    spent = runtime.stats.since(before)
     cell = CellResult(
         method=method_name,
         task=spec.key,
@@ -210,8 +211,8 @@ def run_cell(
         val_score=best.val_score,
         test_score=test.mean,
         test_predictions=test.predictions,
-        calls_made=runtime.stats.made - made,
-        calls_served=runtime.stats.served - served,
+        calls_made=spent[1],
+        calls_served=spent[0],
         wall_s=time.perf_counter() - began,
         mean_test_score=mean_test,
         result=result,
@@ -228,7 +229,7 @@ def run_cell(
             {
                 "calls_made": cell.calls_made,
                 "calls_served": cell.calls_served,
-                "tokens": runtime.stats.tokens - tokens,
+                "tokens": spent[2] + spent[3],
                 "cost": runtime.budget.cost - cost,
                 "proposals": cell.proposals,
                 "distinct": cell.distinct,

@@ -73,11 +73,17 @@ def test_second_identical_call_is_a_hit(local_backend: LocalBackend, cache: Resp
     stats = CallStats()
     client = CachedClient(local_backend, cache, stats)
     first = client.complete([BASE])[0]
+    before = stats.counts()
     second = client.complete([BASE])[0]
     assert (stats.made, stats.served) == (1, 1)
     assert stats.tokens == first.prompt_tokens + first.completion_tokens
     assert second.cached and not first.cached
     assert second.text == first.text
+    assert stats.since(before) == (1, 0, 0, 0)  # the hit, and no tokens spent on it
+    elsewhere = CallStats()
+    elsewhere.add(stats.counts())
+    elsewhere.add(stats.since(before))
+    assert elsewhere.counts() == (2, 1, first.prompt_tokens, first.completion_tokens)
 
 
 def test_duplicates_in_a_batch_are_sent_once(local_backend: LocalBackend, cache: ResponseCache) -> None:

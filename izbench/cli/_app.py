@@ -10,7 +10,7 @@ from rich.console import Console
 
 from izbench.cache import CacheMode
 from izbench.settings import Settings
-from izbench.tasks.registry import DEFAULT_TASKS_DIR, TaskRegistry
+from izbench.tasks.registry import TaskRegistry
 
 app = typer.Typer(
     name="izbench",
@@ -65,8 +65,7 @@ def _global_options(
 
 def registry_of(ctx: typer.Context) -> TaskRegistry:
     """The task registry the settings describe."""
-    s = settings_of(ctx)
-    return TaskRegistry(s.tasks_dir or DEFAULT_TASKS_DIR, s.data_dir, s.bigbench_dir)
+    return TaskRegistry.from_settings(settings_of(ctx))
 
 
 def settings_of(ctx: typer.Context) -> Settings:

@@ -26,10 +26,6 @@ from torch.quasirandom import SobolEngine
 from izbench.methods.kernels import InstructionCoupledKernel
 from izbench.seeding import derive_seed
 
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")  # cma warns at import when matplotlib is absent (no plots)
-    import cma
-
 
 @dataclass(frozen=True)
 class BOSettings:
@@ -94,6 +90,11 @@ def propose(
             warnings.simplefilter("ignore")  # tiny negative variances are rounded up, harmless
             values = acquisition(batch)
         return [-float(v) for v in values]
+
+    with warnings.catch_warnings():
+        # Imported here: cma loads matplotlib.pyplot (a second of CPU) that only BO rounds need.
+        warnings.simplefilter("ignore")  # cma warns at import when matplotlib is absent (no plots)
+        import cma
 
     starts = torch.argsort(y, descending=True)[:n]
     proposals: list[torch.Tensor] = []

@@ -44,8 +44,31 @@ class InstructionCoupledKernel(Kernel):  # type: ignore[misc]
         gram = self.latent_kernel(z, z).to_dense()
         gram = gram + JITTER * torch.eye(gram.shape[-1], dtype=gram.dtype, device=gram.device)
         s = self.instruction_kernel(self.train_scores, self.train_scores).to_dense()
-        left = torch.linalg.solve(gram, self.latent_kernel(z, x1).to_dense()).transpose(-1, -2)
-        right = torch.linalg.solve(gram, self.latent_kernel(z, x2).to_dense())
+        left = self._solve_latent(gram, x1).transpose(-1, -2)
+        right = self._solve_latent(gram, x2)
         full = left @ s @ right
         result: torch.Tensor = torch.diagonal(full, dim1=-2, dim2=-1) if diag else full
         return result
+
+    def _solve_latent(self, gram: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """``(L + jitter I)^-1 l(Z, x)``.
+
+        To score a batch of candidates, the GP evaluates the kernel between each candidate and
+        the training set, with the training set repeated over the batch (CMA-ES asks 50 at a
+        time). A repeated operand is solved once and copied over the batch: the same values up
+        to rounding, and the solves no longer grow with the batch (at 400 evaluated points, one
+        acquisition call of 50 candidates went from 1.1 s to 0.05 s on one thread).
+        """
+        z = self.train_z
+        if x.dim() > 2:
+            flat = x.reshape(-1, *x.shape[-2:])
+            if flat.shape[0] > 1 and torch.equal(flat, flat[:1].expand_as(flat)):
+                one = torch.linalg.solve(gram, self.latent_kernel(z, flat[:1]).to_dense())
+                rows, cols = one.shape[-2:]
+                # Copied into the column-major layout a batched solve returns, so the products
+                # that follow take the same kernels and round the same way.
+                out: torch.Tensor = one.new_empty(*x.shape[:-2], cols, rows).transpose(-1, -2)
+                out.copy_(one.expand_as(out))
+                return out
+        solved: torch.Tensor = torch.linalg.solve(gram, self.latent_kernel(z, x).to_dense())
+        return solved

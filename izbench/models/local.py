@@ -91,6 +91,11 @@ class LocalBackend:
             embeds: torch.Tensor = self._loaded.model.get_input_embeddings()(torch.tensor(list(ids), dtype=torch.long))
         return embeds
 
+    def _embed_many(self, rows: Sequence[Sequence[int]]) -> list[torch.Tensor]:
+        """Each row's embeddings, from one lookup over all of them."""
+        joined = self._embed([t for row in rows for t in row])
+        return list(torch.split(joined, [len(row) for row in rows]))
+
     def prompt_embeddings(self, request: CompletionRequest) -> torch.Tensor:
         """The chat-formatted prompt as (tokens, hidden) embeddings, soft prompt first."""
         embeds = self._embed(self.token_ids(request))
@@ -125,7 +130,7 @@ class LocalBackend:
             if not self.share_prefixes:
                 for start in range(0, len(ids), self.batch_size):
                     chunk = list(ids)[start : start + self.batch_size]
-                    self._run(params, requests, chunk, [self._embed(ids[i]) for i in chunk], None, out)
+                    self._run(params, requests, chunk, self._embed_many([ids[i] for i in chunk]), None, out)
                 continue
             for batch in shared_prefix_batches(ids, self.batch_size):
                 self._run_shared(params, requests, {i: ids[i] for group in batch for i in group}, batch, out)
@@ -141,17 +146,19 @@ class LocalBackend:
     ) -> None:
         """Decode one batch of prefix groups: each group's shared tokens are computed once."""
         chunk: list[int] = []
-        prompts: list[torch.Tensor] = []
-        prefixes: list[torch.Tensor] = []
+        heads: list[list[int]] = []
+        tails: list[list[int]] = []
         prefix_of_row: list[int] = []
         for g, group in enumerate(batch):
             rows = [ids[i] for i in group]
             # Each row keeps at least one token of its own to predict from.
             n = max(1, min(_common_prefix(rows), min(len(r) for r in rows) - 1))
-            prefixes.append(self._embed(rows[0][:n]))
+            heads.append(rows[0][:n])
             chunk += group
-            prompts += [self._embed(r[n:]) for r in rows]
+            tails += [r[n:] for r in rows]
             prefix_of_row += [g] * len(group)
+        pieces = self._embed_many(heads + tails)
+        prompts, prefixes = pieces[len(heads) :], pieces[: len(heads)]
         self._run(params, requests, chunk, prompts, (prefixes, prefix_of_row), out)
 
     def _run(

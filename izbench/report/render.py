@@ -7,15 +7,13 @@ import html
 import io
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import matplotlib
+from izbench.report.aggregate import Leaderboard, cell_record, curve
+from izbench.runner import CellResult
 
-matplotlib.use("Agg")  # files only; no display here or in CI
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from izbench.report.aggregate import Leaderboard, cell_record, curve  # noqa: E402
-from izbench.runner import CellResult  # noqa: E402
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 def _fmt(value: float | None) -> str:
@@ -62,7 +60,7 @@ def leaderboard_markdown(board: Leaderboard) -> str:
 
 
 def _curves_png(cells: list[CellResult], board: Leaderboard) -> bytes:
-    fig, ax = plt.subplots(figsize=(6, 3.6), dpi=100)
+    fig, ax = _figure(3.6)
     for method in board.methods:
         curves = [curve(c) for c in cells if c.method == method and curve(c)]
         if not curves:
@@ -80,7 +78,7 @@ def _curves_png(cells: list[CellResult], board: Leaderboard) -> bytes:
 
 
 def _bars_png(board: Leaderboard) -> bytes:
-    fig, ax = plt.subplots(figsize=(6, 3.2), dpi=100)
+    fig, ax = _figure(3.2)
     ax.bar(board.methods, [board.average[m] for m in board.methods], color="#4c72b0")
     ax.set_ylabel("average test score")
     ax.set_title("leaderboard")
@@ -88,11 +86,18 @@ def _bars_png(board: Leaderboard) -> bytes:
     return _png(fig)
 
 
+def _figure(height: float) -> tuple[Figure, Any]:
+    """A figure drawn off screen, without pyplot's global state (imported only when plotting)."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6, height), dpi=100)
+    return fig, fig.subplots()
+
+
 def _png(fig: Figure) -> bytes:
     buffer = io.BytesIO()
     fig.tight_layout()
     fig.savefig(buffer, format="png")
-    plt.close(fig)
     return buffer.getvalue()
 
 

@@ -12,12 +12,16 @@ import difflib
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from izbench.errors import ConfigError
 from izbench.seeding import rng_for
-from izbench.tasks import bigbench, core, instruction_induction
+from izbench.tasks import bigbench, core, datacache, instruction_induction
 from izbench.tasks.spec import Source, TaskSpec, load_spec
 from izbench.tasks.types import TaskData
+
+if TYPE_CHECKING:
+    from izbench.settings import Settings
 
 DEFAULT_TASKS_DIR = Path(__file__).resolve().parents[2] / "tasks"
 SUITE_ORDER = ("core", "ii", "bigbench")
@@ -43,6 +47,11 @@ class TaskRegistry:
         self.data_dir = data_dir
         self.bigbench_dir = bigbench_dir
         self._data: dict[str, TaskData] = {}
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> TaskRegistry:
+        """The registry the resolved settings describe (CLI and Ray workers alike)."""
+        return cls(settings.tasks_dir or DEFAULT_TASKS_DIR, settings.data_dir, settings.bigbench_dir)
 
     @cached_property
     def specs(self) -> dict[str, TaskSpec]:
@@ -132,12 +141,17 @@ class TaskRegistry:
             return instruction_induction.load(spec, self.data_dir)
         if spec.source is Source.BIGBENCH:
             return bigbench.load(spec)
-        assert spec.generator is not None
-        universe = core.GENERATORS[spec.generator]()
-        n_execute = min(spec.execute_size, len(universe) // 5)
-        n_induce = min(spec.induce_size, len(universe) - n_execute)
-        drawn = rng_for("core", spec.name, spec.generator_seed).sample(universe, n_execute + n_induce)
-        return TaskData(induce=tuple(drawn[n_execute:]), execute=tuple(drawn[:n_execute]))
+        return datacache.load_or_build(spec, lambda: generate_core(spec))
+
+
+def generate_core(spec: TaskSpec) -> TaskData:
+    """Draw a core task's induce and execute pools from its generator's universe."""
+    assert spec.generator is not None
+    universe = core.GENERATORS[spec.generator]()
+    n_execute = min(spec.execute_size, len(universe) // 5)
+    n_induce = min(spec.induce_size, len(universe) - n_execute)
+    drawn = rng_for("core", spec.name, spec.generator_seed).sample(universe, n_execute + n_induce)
+    return TaskData(induce=tuple(drawn[n_execute:]), execute=tuple(drawn[:n_execute]))
 
 
 def _suite_rank(path: Path) -> tuple[int, str]:

@@ -39,6 +39,35 @@ def test_coupled_kernel_equals_the_formula_by_hand() -> None:
     assert torch.allclose(kernel(x, x).to_dense().detach(), expected, atol=1e-8)
 
 
+def test_a_training_set_repeated_over_a_batch_is_solved_once_with_the_same_values() -> None:
+    # What the GP asks when EI scores a CMA-ES population: each candidate against the training
+    # set, the set repeated over the batch. The shortcut must match the direct computation.
+    gen = torch.Generator().manual_seed(1)
+    z = torch.rand((40, 10), generator=gen, dtype=torch.double)
+    kernel = InstructionCoupledKernel(z, torch.rand((40, 6), generator=gen, dtype=torch.double))
+    candidates = torch.rand((50, 1, 10), generator=gen, dtype=torch.double)
+    train = torch.cat([z.expand(50, 40, 10), candidates], dim=1)[:, :40]  # a materialised repeat
+    calls: list[tuple[int, ...]] = []
+    solve = torch.linalg.solve
+
+    def counting_solve(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        calls.append(tuple(b.shape))
+        return solve(a, b)
+
+    with torch.no_grad():
+        torch.linalg.solve = counting_solve
+        try:
+            fast = kernel(candidates, train).to_dense()
+            back = kernel(train, candidates).to_dense()
+        finally:
+            torch.linalg.solve = solve
+        direct = torch.stack([kernel(candidates[i], z).to_dense() for i in range(50)])
+    assert (1, 40, 40) in calls and (50, 40, 40) not in calls  # the repeat was solved once
+    assert fast.shape == (50, 1, 40)
+    assert torch.allclose(fast, direct, rtol=1e-12, atol=1e-14)
+    assert torch.allclose(back, direct.transpose(-1, -2), rtol=1e-12, atol=1e-14)
+
+
 def _objective(z: torch.Tensor) -> torch.Tensor:
     """Per-'example' scores of a concave quadratic peaked off-centre; their mean is the objective."""
     target = torch.linspace(-0.6, 0.6, z.shape[-1], dtype=torch.double)

@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 
 from izbench.errors import ConfigError
-from izbench.tasks import core
+from izbench.tasks import core, datacache
 from izbench.tasks.metrics import Metric
-from izbench.tasks.registry import DEFAULT_TASKS_DIR, TaskRegistry
+from izbench.tasks.registry import DEFAULT_TASKS_DIR, TaskRegistry, generate_core
 from izbench.tasks.spec import load_spec
 from izbench.tasks.splits import make_split
+from izbench.tasks.types import TaskData
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "instruction-induction"
 needs_data = pytest.mark.skipif(not SHARED.is_dir(), reason="../shared data not beside the checkout")
@@ -60,6 +61,26 @@ def test_generated_tasks_are_fixed_by_their_seed(tmp_path: Path) -> None:
     spec.write_text(spec.read_text() + "generator_seed: 1\n")
     other = TaskRegistry(tasks_dir=tmp_path / "tasks").load("core/sum")
     assert other != first
+
+
+def test_generated_data_is_kept_on_disk_and_rebuilt_when_its_inputs_change(tmp_path: Path) -> None:
+    spec = TaskRegistry().get("core/diff")
+    built: list[int] = []
+
+    def build() -> TaskData:
+        built.append(1)
+        return generate_core(spec)
+
+    first = datacache.load_or_build(spec, build, tmp_path)
+    again = datacache.load_or_build(spec, build, tmp_path)
+    assert built == [1] and again == first  # the second load read the file
+    (stored,) = tmp_path.glob("diff-*.json")
+    assert TaskData.model_validate_json(stored.read_bytes()) == first
+    reseeded = spec.model_copy(update={"generator_seed": 7})
+    assert datacache.key_of(reseeded) != datacache.key_of(spec)
+    assert datacache.load_or_build(reseeded, lambda: generate_core(reseeded), tmp_path) != first
+    stored.write_text('{"induce": [')  # torn by a crash: rebuilt, not an error
+    assert datacache.load_or_build(spec, build, tmp_path) == first and built == [1, 1]
 
 
 @pytest.mark.skipif(not core.wordnet_available(), reason="WordNet data not installed")
