@@ -1,8 +1,9 @@
 """The least time a cached run's model work can take on this machine at the fp32 roofline.
 
 Reads every entry of a response cache (what a run asked and got), counts the tokens that must be
-computed (a generator call's prompt and output; a scoring call's own tokens and output, with
-each instruction's shared prompt prefix counted once), converts them to FLOPs (2 x parameters per
+computed (a soft-prompt generator call's prompt and output; a sampled call's (APE's instruction
+proposals) prompt and output; a scoring call's own tokens and output, with each instruction's
+shared prompt prefix counted once), converts them to FLOPs (2 x parameters per
 token; attention is left out, so the bound is generous) and divides by the measured fp32 matmul
 rate. It also prints the time the run actually spent in the model (latencies in the cache).
 
@@ -36,8 +37,8 @@ def main() -> None:
     roofline = args.gflops or matmul_gflops(model.config.hidden_size, model.config.intermediate_size, 5)
 
     cache = ResponseCache(args.cache, CacheMode.REPLAY)
-    gen_tokens = gen_calls = 0
-    spent = {"generator": 0.0, "scoring": 0.0}
+    gen_tokens = gen_calls = sampled_tokens = sampled_calls = 0
+    spent = {"generator": 0.0, "sampled": 0.0, "scoring": 0.0}
     groups: dict[str, list[list[int]]] = defaultdict(list)
     outputs = 0
     for entry in cache.entries():
@@ -48,6 +49,11 @@ def main() -> None:
             gen_tokens += completion["prompt_tokens"] + completion["completion_tokens"]
             spent["generator"] += completion["latency_s"]
             continue
+        if request.temperature > 0:  # APE's sampled instructions: every prompt is distinct
+            sampled_calls += 1
+            sampled_tokens += completion["prompt_tokens"] + completion["completion_tokens"]
+            spent["sampled"] += completion["latency_s"]
+            continue
         instruction = request.messages[0].content.split("\n\nInput:")[0]
         groups[instruction].append(local.token_ids(request))
         outputs += completion["completion_tokens"]
@@ -57,13 +63,18 @@ def main() -> None:
         shared = _common_prefix(rows) if len(rows) > 1 else 0
         score_tokens += shared + sum(len(r) - shared for r in rows)
     n_score = sum(len(rows) for rows in groups.values())
-    for name, calls, tokens in (("generator", gen_calls, gen_tokens), ("scoring", n_score, score_tokens)):
+    table = (
+        ("generator", gen_calls, gen_tokens),
+        ("sampled", sampled_calls, sampled_tokens),
+        ("scoring", n_score, score_tokens),
+    )
+    for name, calls, tokens in table:
         bound = 2 * params * tokens / (roofline * 1e9)
         print(
             f"{name:<10} {calls:6d} calls {tokens:9d} needed tokens  bound {bound:7.1f} s"
             f"  spent {spent[name]:7.1f} s  ({bound / max(spent[name], 1e-9):.0%} of roofline)"
         )
-    total = 2 * params * (gen_tokens + score_tokens) / (roofline * 1e9)
+    total = 2 * params * (gen_tokens + sampled_tokens + score_tokens) / (roofline * 1e9)
     print(f"total      bound {total:.1f} s at {roofline:.0f} GFLOP/s; spent {sum(spent.values()):.1f} s in the model")
 
 
