@@ -44,6 +44,7 @@ from izbench.models.llamacpp import LlamaCppBackend
 from izbench.models.local import LocalBackend, _common_prefix
 from izbench.models.types import Completion, CompletionRequest
 from izbench.models.weights import load_model
+from izbench.runner import prediction_rows
 from izbench.scoring import DEFAULT_MAX_TOKENS, Scorer, output_cap
 from izbench.store import ResultStore, RunKey
 from izbench.tasks.registry import TaskRegistry
@@ -72,17 +73,23 @@ def matmul_gflops(hidden: int, intermediate: int, repeats: int) -> float:
     return 2 * 512 * hidden * intermediate / per / 1e9
 
 
-def needed_tokens(local: LocalBackend, requests: Sequence[CompletionRequest], outputs: Sequence[Completion]) -> int:
-    """Tokens that must be computed: each instruction's shared prefix once, every example's own
-    tokens, and each output up to the token that completes what the metric reads."""
-    ids = [local.token_ids(r) for r in requests]
+def prompt_tokens_needed(local: LocalBackend, requests: Sequence[CompletionRequest]) -> int:
+    """Prompt tokens that must be computed for scoring requests: each instruction's shared
+    prefix once, then every example's own tokens."""
     by_instruction: dict[str, list[list[int]]] = {}
-    for r, i in zip(requests, ids, strict=True):
-        by_instruction.setdefault(r.messages[0].content.split("\n\nInput:")[0], []).append(i)
+    for r in requests:
+        by_instruction.setdefault(r.messages[0].content.split("\n\nInput:")[0], []).append(local.token_ids(r))
     total = 0
     for rows in by_instruction.values():
         shared = _common_prefix(rows)
         total += shared + sum(len(r) - shared for r in rows)
+    return total
+
+
+def needed_tokens(local: LocalBackend, requests: Sequence[CompletionRequest], outputs: Sequence[Completion]) -> int:
+    """Tokens that must be computed: the prompts' (``prompt_tokens_needed``) and each output up
+    to the token that completes what the metric reads."""
+    total = prompt_tokens_needed(local, requests)
     tok = local._loaded.tokenizer
     for c in outputs:
         out = tok.encode(c.text, add_special_tokens=False)
@@ -107,9 +114,8 @@ def peak_rss_of(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
 
 @dataclass(frozen=True)
 class Workload:
-    """The scoring requests every backend row runs, and what their useful work is measured by."""
+    """What every backend row's useful work is measured by, and how it is timed."""
 
-    requests: list[CompletionRequest]
     needed_tokens: int
     roofline: float
     params: int
@@ -179,22 +185,8 @@ def overhead_row(
             began = time.perf_counter()
             scorer = Scorer(CachedClient(timed, cache, CallStats()), spec.metric, max_tokens=cap)
             results = scorer.score_many(chosen, split.validation)
-            store.add_predictions(
-                key.run_id,
-                [
-                    {
-                        "split": "validation",
-                        "step": k,
-                        "index": j,
-                        "input": e.input,
-                        "prediction": p,
-                        "gold": e.answers,
-                        "score": s,
-                    }
-                    for k, res in enumerate(results)
-                    for j, (e, p, s) in enumerate(zip(split.validation, res.predictions, res.scores, strict=True))
-                ],
-            )
+            rows = [prediction_rows("validation", k, split.validation, res) for k, res in enumerate(results)]
+            store.add_predictions(key.run_id, [row for part in rows for row in part])
             wall = time.perf_counter() - began
         shares.append((wall - timed.seconds) / timed.seconds)
         walls.append(wall)
@@ -273,7 +265,7 @@ def main() -> None:
         def set_local(b: int) -> None:
             local.batch_size = b
 
-        work = Workload(requests, needed, roofline, params, batches, args.repeats)
+        work = Workload(needed, roofline, params, batches, args.repeats)
         local.share_prefixes = False
         rows += backend_rows("local, before (no sharing/stop, 50 tok)", local, before, set_local, work)
         local.share_prefixes = True

@@ -16,13 +16,12 @@ Run: ``.venv/bin/python benchmarks/lower_bound.py results/cache [--gflops 134]``
 from __future__ import annotations
 
 import argparse
-from collections import defaultdict
 from pathlib import Path
 
-from backends import matmul_gflops  # the same roofline as `make bench` (this script's folder)
+from backends import matmul_gflops, prompt_tokens_needed  # `make bench`'s (this script's folder)
 
 from izbench.cache import CacheMode, ResponseCache
-from izbench.models.local import LocalBackend, _common_prefix
+from izbench.models.local import LocalBackend
 from izbench.models.types import CompletionRequest
 
 
@@ -39,7 +38,7 @@ def main() -> None:
     cache = ResponseCache(args.cache, CacheMode.REPLAY)
     gen_tokens = gen_calls = sampled_tokens = sampled_calls = 0
     spent = {"generator": 0.0, "sampled": 0.0, "scoring": 0.0}
-    groups: dict[str, list[list[int]]] = defaultdict(list)
+    scoring: list[CompletionRequest] = []
     outputs = 0
     for entry in cache.entries():
         request = CompletionRequest.model_validate(entry["request"])
@@ -54,15 +53,11 @@ def main() -> None:
             sampled_tokens += completion["prompt_tokens"] + completion["completion_tokens"]
             spent["sampled"] += completion["latency_s"]
             continue
-        instruction = request.messages[0].content.split("\n\nInput:")[0]
-        groups[instruction].append(local.token_ids(request))
+        scoring.append(request)
         outputs += completion["completion_tokens"]
         spent["scoring"] += completion["latency_s"]
-    score_tokens = outputs
-    for rows in groups.values():
-        shared = _common_prefix(rows) if len(rows) > 1 else 0
-        score_tokens += shared + sum(len(r) - shared for r in rows)
-    n_score = sum(len(rows) for rows in groups.values())
+    score_tokens = outputs + prompt_tokens_needed(local, scoring)
+    n_score = len(scoring)
     table = (
         ("generator", gen_calls, gen_tokens),
         ("sampled", sampled_calls, sampled_tokens),

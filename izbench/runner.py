@@ -104,7 +104,8 @@ def git_commit() -> str | None:
     return out.stdout.strip() or None if out.returncode == 0 else None
 
 
-def _prediction_rows(split: str, step: int, examples: tuple[Example, ...], scored: Scored) -> list[dict[str, Any]]:
+def prediction_rows(split: str, step: int, examples: tuple[Example, ...], scored: Scored) -> list[dict[str, Any]]:
+    """One store row per example of a scored candidate (the shape ``add_predictions`` takes)."""
     return [
         {
             "split": split,
@@ -161,7 +162,7 @@ def run_cell(
         rows = []
         for c, s in zip(candidates, scored, strict=True):
             if c.new:
-                rows.extend(_prediction_rows("validation", c.step, split.validation, s))
+                rows.extend(prediction_rows("validation", c.step, split.validation, s))
         store.add_predictions(key.run_id, rows)
 
     context = MethodContext(
@@ -220,7 +221,7 @@ def run_cell(
         test_scores=test.scores,
     )
     if store is not None:
-        store.add_predictions(key.run_id, _prediction_rows("test", best.step, split.test, test))
+        store.add_predictions(key.run_id, prediction_rows("test", best.step, split.test, test))
         metrics = {"val_score": cell.val_score, "test_score": cell.test_score}
         if mean_test is not None:
             metrics["mean_test_score"] = mean_test

@@ -19,7 +19,7 @@ import torch
 from izbench.errors import BackendError
 from izbench.models.decoding import DecodeParams, decode
 from izbench.models.types import Completion, CompletionRequest
-from izbench.models.weights import LoadedModel, default_model_dir, load_model, weights_info
+from izbench.models.weights import LoadedModel, converted_dir, load_model, weights_info
 
 
 class LocalBackend:
@@ -42,7 +42,7 @@ class LocalBackend:
         # served entirely from the cache never loads the model.
         info = loaded.info if loaded is not None else weights_info()
         self.model_id = info.model_id
-        self._sha256 = info.sha256
+        self._info = info
         self.revision = (
             f"gguf-sha256:{info.sha256};fp32;"
             f"transformers-{importlib.metadata.version('transformers')};torch-{torch.__version__}"
@@ -64,7 +64,7 @@ class LocalBackend:
     @property
     def hidden_size(self) -> int:
         if self._loaded_model is None:  # read the converted checkpoint's config, not its weights
-            config = (self._model_dir or default_model_dir()) / self._sha256 / "config.json"
+            config = converted_dir(self._info.sha256, self._model_dir) / "config.json"
             if config.is_file():
                 return int(json.loads(config.read_text())["hidden_size"])
         return int(self._loaded.model.config.hidden_size)

@@ -64,6 +64,11 @@ def default_model_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "izbench" / "models"
 
 
+def converted_dir(sha256: str, model_dir: Path | None = None) -> Path:
+    """Where the GGUF with this checksum is kept once converted to safetensors."""
+    return (model_dir or default_model_dir()) / sha256
+
+
 @dataclass(frozen=True)
 class WeightsInfo:
     """The identity of the embedded weights: what every cache key of theirs records."""
@@ -139,7 +144,7 @@ def load_model(model_dir: Path | None = None) -> LoadedModel:
         transformers.utils.logging.set_verbosity_error()  # type: ignore[no-untyped-call]
         transformers.utils.logging.disable_progress_bar()  # type: ignore[no-untyped-call]
         info = weights_info()
-        target = (model_dir or default_model_dir()) / info.sha256
+        target = converted_dir(info.sha256, model_dir)
         if not (target / "izbench-source.json").is_file():
             target.parent.mkdir(parents=True, exist_ok=True)
             _convert(info, target)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Callable
 from functools import cache
 from importlib import metadata
@@ -75,11 +74,11 @@ def load_or_build(spec: TaskSpec, build: Callable[[], TaskData], directory: Path
         except ValueError:
             pass  # torn or foreign file: rebuild and overwrite it
     data = build()
+    partial = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", dir=folder, suffix=".tmp", delete=False, encoding="utf-8") as out:
-            out.write(data.model_dump_json())
-        os.replace(out.name, path)
+        partial.write_text(data.model_dump_json(), encoding="utf-8")
+        os.replace(partial, path)  # readers see the whole file or none
     except OSError:
-        pass  # a read-only cache only costs the rebuild next time
+        partial.unlink(missing_ok=True)  # a read-only cache only costs the rebuild next time
     return data
