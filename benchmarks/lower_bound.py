@@ -30,6 +30,8 @@ def main() -> None:
     parser.add_argument("cache", type=Path)
     parser.add_argument("--gflops", type=float, default=0.0, help="roofline (default: measure it here)")
     args = parser.parse_args()
+    if not (args.cache / "cache.db").is_file():
+        parser.error(f"{args.cache} is not a response cache (no cache.db); pass a --cache-dir a run wrote")
     local = LocalBackend()
     model = local._loaded.model
     params = sum(p.numel() for p in model.parameters())
