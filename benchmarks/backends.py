@@ -282,6 +282,7 @@ def main() -> None:
                 llama.close()
 
         local.batch_size = 32
+        rows += scoring_rows(local, registry, chosen, work)
         rows += overhead_row(local, spec, chosen, split, scorer.max_tokens, Path(tmp), args.repeats)
 
     if not args.quick:
@@ -304,6 +305,40 @@ def main() -> None:
     for name, value in rows:
         print(f"{name:<{width}}  {value}")
     print(f"bench process peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB")
+
+
+def scoring_rows(local: LocalBackend, registry: TaskRegistry, chosen: list[str], w: Workload) -> Rows:
+    """Examples per second of each score function on the same instructions and examples (cache
+    off, batch 32): generate vs likelihood on ``sum``, generate vs choice on ``larger_animal``
+    (the same 16 validation examples each), with likelihood's useful GFLOP/s."""
+    off = ResponseCache(Path(tempfile.mkdtemp()) / "off", CacheMode.OFF)
+    client = CachedClient(local, off, CallStats())
+    rows: Rows = []
+    for task, other in ((TASK, "likelihood"), ("larger_animal", "choice")):
+        spec = registry.get(task)
+        data = registry.load(spec.key)
+        examples = make_split(spec.key, data, 0, n_validation=16).validation
+        rates = {}
+        for fn in ("generate", other):
+            scorer = Scorer(client, spec.metric, max_tokens=output_cap(spec.metric, data.induce), score=fn)  # type: ignore[arg-type]
+            t = median_time(lambda scorer=scorer, examples=examples: scorer.score_many(chosen, examples), w.repeats)
+            rates[fn] = len(chosen) * len(examples) / t
+            note = ""
+            if fn == "likelihood":
+                requests = [
+                    scorer._request(i, e, scorer.continuation(a))
+                    for i in chosen
+                    for e in examples
+                    for a in e.answers[:1]
+                ]
+                needed = prompt_tokens_needed(local, requests) + sum(len(local.scored_ids(r)[1]) for r in requests)
+                useful = 2 * w.params * needed / t / 1e9
+                note = f"  useful {useful:5.1f} GFLOP/s ({useful / w.roofline:4.0%} of roofline)"
+            if fn != "generate":
+                note += f"  {rates[fn] / rates['generate']:.1f}x generate"
+            rows.append((f"scorer {fn}, {task}", f"{rates[fn]:6.1f} examples/s{note}  [{t:.2f} s]"))
+    off.close()
+    return rows
 
 
 def replace_request(request: CompletionRequest) -> CompletionRequest:

@@ -29,7 +29,7 @@ from izbench.errors import BackendError, CacheMissError
 from izbench.models.base import ModelBackend
 from izbench.models.types import Completion, CompletionRequest
 
-CACHE_FORMAT_VERSION = 1
+CACHE_FORMAT_VERSION = 2
 """Bump when the meaning of a stored entry changes; old entries then simply stop matching."""
 
 

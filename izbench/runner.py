@@ -14,20 +14,22 @@ from pathlib import Path
 from typing import Any
 
 import izbench
+from izbench.errors import ConfigError
 from izbench.methods import get_method
 from izbench.methods.base import Candidate, MethodContext, MethodResult
 from izbench.models.generator import InstructionGenerator
 from izbench.profiles import Profile
 from izbench.runtime import Runtime
-from izbench.scoring import DEFAULT_TEMPLATE, Scored, Scorer, output_cap
+from izbench.scoring import DEFAULT_MAX_TOKENS, DEFAULT_TEMPLATE, Scored, Scorer, output_cap
 from izbench.seeding import rng_for
 from izbench.store import ResultStore, RunKey, StoreWriter
 from izbench.tasks.metrics import Metric
+from izbench.tasks.options import chance
 from izbench.tasks.registry import TaskRegistry
 from izbench.tasks.splits import make_split
 from izbench.tasks.types import Example, TaskData
 
-CONFIG_FORMAT = 2
+CONFIG_FORMAT = 3
 """Bump when the meaning of a run's configuration changes, so old runs are not reused."""
 
 
@@ -53,40 +55,62 @@ class CellResult:
     reused: bool = False
     """True when read back from the store instead of run."""
     test_scores: tuple[float, ...] = ()
+    chance: float | None = None
+    """Under choice scoring: the test accuracy of picking options at random."""
 
 
-def cell_config(runtime: Runtime, profile: Profile, scorer_template: str) -> dict[str, Any]:
+def scoring_setup(runtime: Runtime) -> dict[str, Any]:
+    """What decides a score besides the instruction and the examples: the score function, the
+    prompt protocol and template, and the black box (the signal check is keyed by this)."""
+    settings = runtime.settings
+    blackbox = runtime.backend(settings.blackbox)
+    setup: dict[str, Any] = {
+        "score": settings.score,
+        "protocol": settings.protocol,
+        "scorer_template": DEFAULT_TEMPLATE,
+        "scorer_early_stop": settings.scorer_early_stop,
+        "blackbox": {"kind": blackbox.kind, "model": blackbox.model_id, "revision": blackbox.revision},
+    }
+    if settings.score == "choice":
+        setup["choice_norm"] = settings.choice_norm
+    return setup
+
+
+def cell_config(runtime: Runtime, profile: Profile) -> dict[str, Any]:
     """Everything that decides a cell's outcome besides (method, task, seed)."""
-    blackbox = runtime.backend(runtime.settings.blackbox)
     generator = runtime.backend("local")
     return {
         "format": CONFIG_FORMAT,
         "profile": profile.model_dump(mode="json"),
-        "scorer_template": scorer_template,
-        "scorer_early_stop": runtime.settings.scorer_early_stop,
-        "blackbox": {
-            "kind": blackbox.kind,
-            "model": blackbox.model_id,
-            "revision": blackbox.revision,
-        },
-        "generator": {
-            "kind": generator.kind,
-            "model": generator.model_id,
-            "revision": generator.revision,
-        },
+        **scoring_setup(runtime),
+        "generator": {"kind": generator.kind, "model": generator.model_id, "revision": generator.revision},
     }
 
 
 def cell_key(runtime: Runtime, method: str, task: str, seed: int, profile: Profile) -> RunKey:
     """The identity of a cell in the store: (method, task, seed) and everything in its config."""
-    return RunKey(method, task, seed, cell_config(runtime, profile, DEFAULT_TEMPLATE))
+    return RunKey(method, task, seed, cell_config(runtime, profile))
 
 
-def make_scorer(runtime: Runtime, metric: Metric, data: TaskData) -> Scorer:
-    """The task's scorer, with early stopping and the output cap unless the settings turn them off."""
-    if not runtime.settings.scorer_early_stop:
-        return Scorer(runtime.blackbox(), metric, stop_rule=None)
-    return Scorer(runtime.blackbox(), metric, max_tokens=output_cap(metric, data.induce + data.execute))
+def make_scorer(runtime: Runtime, task: str, metric: Metric, data: TaskData) -> Scorer:
+    """The task's scorer under the settings' score function and protocol; for generation, with
+    early stopping and the output cap unless the settings turn them off."""
+    s = runtime.settings
+    if s.score == "choice" and not all(e.options for e in data.induce + data.execute):
+        raise ConfigError(
+            f"task {task} has no answer options, so --score choice cannot score it; declare `options:` in its "
+            "task file or use --score likelihood"
+        )
+    early = s.scorer_early_stop
+    return Scorer(
+        runtime.blackbox(),
+        metric,
+        max_tokens=output_cap(metric, data.induce + data.execute) if early else DEFAULT_MAX_TOKENS,
+        stop_rule="answer" if early else None,
+        score=s.score,
+        protocol=s.protocol,
+        choice_norm=s.choice_norm,
+    )
 
 
 def git_commit() -> str | None:
@@ -139,7 +163,7 @@ def run_cell(
     before = runtime.stats.counts()
     cost = runtime.budget.cost
     data = registry.load(spec.key)
-    scorer = make_scorer(runtime, spec.metric, data)
+    scorer = make_scorer(runtime, spec.key, spec.metric, data)
     split = make_split(spec.key, data, seed, n_validation=profile.n_validation, n_test=profile.n_test)
 
     def record(candidates: list[Candidate], scored: list[Scored]) -> None:
@@ -219,10 +243,13 @@ def run_cell(
         result=result,
         run_id=key.run_id,
         test_scores=test.scores,
+        chance=sum(chance(e) for e in split.test) / len(split.test) if runtime.settings.score == "choice" else None,
     )
     if store is not None:
         store.add_predictions(key.run_id, prediction_rows("test", best.step, split.test, test))
         metrics = {"val_score": cell.val_score, "test_score": cell.test_score}
+        if cell.chance is not None:
+            metrics["chance"] = cell.chance
         if mean_test is not None:
             metrics["mean_test_score"] = mean_test
         store.finish_run(
@@ -286,4 +313,5 @@ def load_cell(store: ResultStore, run_id: str) -> CellResult:
         run_id=run_id,
         reused=True,
         test_scores=tuple(t["score"] for t in tests),
+        chance=metrics.get("chance"),
     )

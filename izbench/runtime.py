@@ -51,7 +51,7 @@ class Runtime:
         if kind == "llamacpp":
             from izbench.models.llamacpp import LlamaCppBackend
 
-            return LlamaCppBackend()
+            return LlamaCppBackend(model_dir=s.model_dir)
         if kind == "openai":
             from izbench.models.openai_backend import OpenAIBackend
 

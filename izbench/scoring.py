@@ -14,11 +14,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from izbench.cache import CachedClient
-from izbench.models.types import CompletionRequest, StopRule
+from izbench.errors import ConfigError
+from izbench.models.types import CompletionRequest, PromptProtocol, StopRule
 from izbench.tasks.metrics import Metric, score
 from izbench.tasks.types import Example
+
+ScoreFunction = Literal["generate", "likelihood", "choice"]
+ChoiceNorm = Literal["none", "chars"]
+MAX_ANSWERS = 8
+"""Acceptable answers scored per example under ``likelihood`` (rhymes can list dozens)."""
 
 DEFAULT_TEMPLATE = "Instruction: [PROMPT]\n\nInput: [INPUT]\nOutput:"
 EMPTY_TEMPLATE = "Input: [INPUT]\nOutput:"
@@ -46,7 +53,11 @@ def output_cap(metric: Metric, examples: Sequence[Example], default: int = DEFAU
 
 @dataclass(frozen=True)
 class Scored:
-    """An instruction's predictions and per-example scores on a list of examples."""
+    """An instruction's predictions and per-example scores on a list of examples.
+
+    Under ``generate`` a prediction is the black box's answer; under ``likelihood`` the gold
+    answer that scored best; under ``choice`` the option the model preferred.
+    """
 
     instruction: str
     predictions: tuple[str, ...]
@@ -58,7 +69,18 @@ class Scored:
 
 
 class Scorer:
-    """Scores instructions on examples with the black box and the task's metric."""
+    """Scores instructions on examples through the black box, by one of three score functions.
+
+    - ``generate``: greedy answer, scored by the task's metric (the paper's protocol);
+    - ``likelihood``: mean log-probability per token of the gold answer continuing the prompt,
+      best over the first ``MAX_ANSWERS`` acceptable answers (nats per token, higher is better);
+    - ``choice``: the option with the highest log-likelihood is the prediction; accuracy.
+      ``choice_norm`` ``chars`` divides an option's summed log-probability by its length in
+      characters (lm-evaluation-harness's ``acc_norm``), ``none`` uses the sum (its ``acc``).
+
+    ``protocol`` ``chat`` sends the filled template as the user turn of the chat template;
+    ``raw`` sends it as plain text (the answer then continues ``Output:`` after a space).
+    """
 
     def __init__(
         self,
@@ -67,6 +89,9 @@ class Scorer:
         template: str = DEFAULT_TEMPLATE,
         max_tokens: int = DEFAULT_MAX_TOKENS,
         stop_rule: StopRule | None = "answer",
+        score: ScoreFunction = "generate",
+        protocol: PromptProtocol = "chat",
+        choice_norm: ChoiceNorm = "chars",
     ) -> None:
         if "[PROMPT]" not in template or "[INPUT]" not in template:
             raise ValueError("scorer template must contain [PROMPT] and [INPUT]")
@@ -75,25 +100,76 @@ class Scorer:
         self.template = template
         self.max_tokens = max_tokens
         self.stop_rule = stop_rule
+        self.score_function = score
+        self.protocol = protocol
+        self.choice_norm = choice_norm
 
     def prompt(self, instruction: str, example: Example) -> str:
         template = self.template if instruction.strip() else EMPTY_TEMPLATE
         return template.replace("[PROMPT]", instruction).replace("[INPUT]", example.input)
 
+    def continuation(self, answer: str) -> str:
+        """An answer as the text that continues the prompt."""
+        return answer if self.protocol == "chat" else " " + answer
+
+    def _request(self, instruction: str, example: Example, continuation: str | None = None) -> CompletionRequest:
+        if continuation is not None:
+            return CompletionRequest.user(
+                self.prompt(instruction, example), max_tokens=1, protocol=self.protocol, continuation=continuation
+            )
+        return CompletionRequest.user(
+            self.prompt(instruction, example),
+            max_tokens=self.max_tokens,
+            stop_rule=self.stop_rule,
+            protocol=self.protocol,
+        )
+
     def score_many(self, instructions: Sequence[str], examples: Sequence[Example]) -> list[Scored]:
-        """Score several instructions in one batch (one request per instruction and example)."""
-        requests = [
-            CompletionRequest.user(self.prompt(i, e), max_tokens=self.max_tokens, stop_rule=self.stop_rule)
-            for i in instructions
-            for e in examples
-        ]
-        completions = self.client.complete(requests)
-        out = []
+        """Score several instructions in one batch of requests to the black box."""
+        if self.score_function == "generate":
+            picked = self._generate(instructions, examples)
+        else:
+            picked = self._rank(instructions, examples)
         n = len(examples)
-        for k, instruction in enumerate(instructions):
-            preds = tuple(c.text for c in completions[k * n : (k + 1) * n])
-            scores = tuple(score(self.metric, p, e.answers) for p, e in zip(preds, examples, strict=True))
-            out.append(Scored(instruction, preds, scores))
+        return [
+            Scored(
+                instruction,
+                tuple(p for p, _ in picked[k * n : (k + 1) * n]),
+                tuple(s for _, s in picked[k * n : (k + 1) * n]),
+            )
+            for k, instruction in enumerate(instructions)
+        ]
+
+    def _generate(self, instructions: Sequence[str], examples: Sequence[Example]) -> list[tuple[str, float]]:
+        requests = [self._request(i, e) for i in instructions for e in examples]
+        pairs = zip(self.client.complete(requests), [e for _ in instructions for e in examples], strict=True)
+        return [(c.text, score(self.metric, c.text, e.answers)) for c, e in pairs]
+
+    def _candidates(self, example: Example) -> tuple[str, ...]:
+        """What is scored as a continuation of one example's prompt."""
+        if self.score_function == "choice":
+            return example.options
+        return example.answers[:MAX_ANSWERS]
+
+    def _rank(self, instructions: Sequence[str], examples: Sequence[Example]) -> list[tuple[str, float]]:
+        """Likelihood or choice: score every candidate continuation, then pick per example."""
+        for e in examples:
+            if not self._candidates(e) or not all(c.strip() for c in self._candidates(e)):
+                what = "options" if self.score_function == "choice" else "answers"
+                raise ConfigError(f"input {e.input[:60]!r} has empty {what}; --score {self.score_function} needs them")
+        slots = [(i, e) for i in instructions for e in examples]
+        requests = [self._request(i, e, self.continuation(c)) for i, e in slots for c in self._candidates(e)]
+        answers = iter(self.client.complete(requests))
+        out = []
+        for _, e in slots:
+            values = [(c, next(answers)) for c in self._candidates(e)]
+            if self.score_function == "likelihood":
+                best, value = max(((c, a.mean_logprob) for c, a in values), key=lambda cv: cv[1])
+                out.append((best, value))
+                continue
+            norm = [(c, sum(a.logprobs) / (len(c) if self.choice_norm == "chars" else 1)) for c, a in values]
+            chosen = max(norm, key=lambda cv: cv[1])[0]
+            out.append((chosen, score(Metric.EXACT_MATCH, chosen, e.answers)))
         return out
 
     def score(self, instruction: str, examples: Sequence[Example]) -> Scored:

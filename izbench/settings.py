@@ -13,6 +13,8 @@ from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from izbench.cache import CacheMode
+from izbench.models.types import PromptProtocol
+from izbench.scoring import ChoiceNorm, ScoreFunction
 
 BlackBoxKind = Literal["local", "llamacpp", "openai"]
 
@@ -47,6 +49,13 @@ class Settings(BaseSettings):
     """Rows decoded together by the in-process transformers model."""
     local_share_prefixes: bool = True
     """Compute a shared prompt prefix (the instruction) once per batch instead of once per row."""
+    score: ScoreFunction = "generate"
+    """How the scorer values an instruction: generate (greedy answer + task metric), likelihood
+    (mean log-probability per token of the gold answer) or choice (best option by likelihood)."""
+    protocol: PromptProtocol = "chat"
+    """chat: the scorer's prompt inside the black box's chat template; raw: as plain text."""
+    choice_norm: ChoiceNorm = "chars"
+    """Under choice: chars divides an option's log-likelihood by its length (acc_norm), none not."""
     scorer_early_stop: bool = True
     """Stop predictions once the text the metrics read is complete, and cap exact-match outputs
     by the task's longest answer (scores are unchanged; off reproduces 50-token predictions)."""

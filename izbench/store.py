@@ -21,7 +21,7 @@ import duckdb
 
 from izbench.errors import ConfigError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS izbench_meta (key VARCHAR PRIMARY KEY, value VARCHAR);
@@ -47,7 +47,19 @@ CREATE TABLE IF NOT EXISTS predictions (
 CREATE TABLE IF NOT EXISTS metrics (run_id VARCHAR, name VARCHAR, value DOUBLE);
 """
 
-MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1}
+_SCHEMA_V2 = """
+CREATE TABLE IF NOT EXISTS signal (
+    setup_hash VARCHAR, setup_json VARCHAR, task VARCHAR, seeds VARCHAR, n_examples INTEGER,
+    n_references INTEGER, n_mismatched INTEGER,
+    reference_mean DOUBLE, empty_mean DOUBLE, mismatched_mean DOUBLE,
+    vs_empty DOUBLE, vs_empty_low DOUBLE, vs_empty_high DOUBLE,
+    vs_mismatched DOUBLE, vs_mismatched_low DOUBLE, vs_mismatched_high DOUBLE,
+    chance DOUBLE, measures BOOLEAN, created_at TIMESTAMP
+);
+"""
+"""The signal check's verdicts, one row per (set-up, task, seeds, examples); see signal_check."""
+
+MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2}
 """Schema version -> SQL that brings a store from the previous version to it."""
 
 
@@ -223,6 +235,47 @@ class ResultStore:
 
     def mark_failed(self, run_id: str) -> None:
         self.db.execute("UPDATE runs SET status = 'failed', ended_at = ? WHERE run_id = ?", [_now(), run_id])
+
+    def put_signal(self, setup: dict[str, Any], seeds: Sequence[int], rows: Sequence[dict[str, Any]]) -> None:
+        """Store signal results of one set-up, replacing earlier ones for the same tasks, seeds
+        and example count (one transaction: a check is stored whole or not at all)."""
+        setup_hash = config_hash(setup)
+        seed_text = ",".join(str(s) for s in seeds)
+        self.db.begin()
+        try:
+            for r in rows:
+                self.db.execute(
+                    "DELETE FROM signal WHERE setup_hash = ? AND task = ? AND seeds = ? AND n_examples = ?",
+                    [setup_hash, r["task"], seed_text, r["n_examples"]],
+                )
+                self.db.execute(
+                    "INSERT INTO signal VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        setup_hash, json.dumps(setup, sort_keys=True), r["task"], seed_text, r["n_examples"],
+                        r["n_references"], r["n_mismatched"], r["reference_mean"], r["empty_mean"],
+                        r["mismatched_mean"], r["vs_empty"], r["vs_empty_low"], r["vs_empty_high"],
+                        r["vs_mismatched"], r["vs_mismatched_low"], r["vs_mismatched_high"], r["chance"],
+                        r["measures"], _now(),
+                    ],
+                )  # fmt: skip
+            self.db.commit()
+        except BaseException:
+            self.db.rollback()
+            raise
+
+    def signal_rows(self) -> list[dict[str, Any]]:
+        """Every stored signal result (none in a store written before the signal check existed)."""
+        if (self._version() or 0) < 2:
+            return []
+        return self.query("SELECT * FROM signal ORDER BY setup_hash, task, seeds, n_examples")
+
+    def signal_verdicts(self, setup: dict[str, Any]) -> dict[str, bool]:
+        """The newest verdict per task for this set-up (any seeds and example count)."""
+        rows = self.query(
+            "SELECT task, measures FROM signal WHERE setup_hash = ? ORDER BY created_at",
+            [config_hash(setup)],
+        )
+        return {r["task"]: bool(r["measures"]) for r in rows}
 
     # --- reading -------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from izbench.cli import (  # noqa: F401  (registers commands)
     report_cmds,
     run_cmds,
     runs_cmd,
+    signal_cmd,
     tasks_cmd,
 )
 from izbench.cli._app import app, err_console

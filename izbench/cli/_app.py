@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,8 +21,8 @@ app = typer.Typer(
     add_completion=False,
 )
 
-console = Console()
-"""Results go to stdout."""
+console = Console(width=None if sys.stdout.isatty() else 160)
+"""Results go to stdout (160 columns wide when piped, so tables keep their columns)."""
 err_console = Console(stderr=True, soft_wrap=True)
 """Progress, counts and errors go to stderr, so stdout stays pipeable."""
 

@@ -22,10 +22,13 @@ def report_command(
     """Write leaderboard.md, index.html, PNG plots and results.json from the store."""
     with ResultStore.open(settings_of(ctx).store, read_only=True) as store:
         cells = load_cells(store)
-    if not cells:
-        raise ConfigError(f"the store {settings_of(ctx).store} has no finished runs; run `izbench compare`")
+        signal = store.signal_rows()
+    if not cells and not signal:
+        raise ConfigError(
+            f"the store {settings_of(ctx).store} has no finished runs or signal checks; run `izbench compare`"
+        )
     board = build_leaderboard(cells)
-    for path in write_report(cells, board, out):
+    for path in write_report(cells, board, out, signal):
         console.print(str(path), highlight=False)
     err_console.print(f"report: {out / 'index.html'}", highlight=False)
 

@@ -11,17 +11,21 @@ from rich.table import Table
 
 from izbench.budget import BudgetExhausted
 from izbench.cache import CacheMode
-from izbench.cli._app import app, console, err_console, registry_of, settings_of
+from izbench.cli._app import app, console, err_console, registry_of
+from izbench.cli._options import ChoiceNormOption, PromptOption, ScoreOption, with_flags
 from izbench.cli._session import model_session
+from izbench.errors import ConfigError
 from izbench.methods import get_method
 from izbench.profiles import Profile, get_profile
 from izbench.report import build_leaderboard
-from izbench.report.render import entry_text
-from izbench.runner import CellResult, cell_key, load_cell, run_cell
+from izbench.report.render import chance_text, entry_text
+from izbench.runner import CellResult, cell_key, load_cell, run_cell, scoring_setup
 from izbench.runtime import Runtime
+from izbench.scoring import MAX_ANSWERS
 from izbench.settings import Settings
 from izbench.store import ResultStore
 from izbench.tasks.registry import TaskRegistry
+from izbench.tasks.types import TaskData
 
 ProfileOption = Annotated[str, typer.Option(help="Budget preset: smoke | default | paper.")]
 BudgetOption = Annotated[int | None, typer.Option(min=1, help="Distinct candidates (overrides the profile).")]
@@ -39,16 +43,6 @@ MaxCostOption = Annotated[
     float | None,
     typer.Option(min=0, help="Stop cleanly before spending more dollars; needs prices [env IZBENCH_MAX_COST]."),
 ]
-
-
-def _with_budget(ctx: typer.Context, max_calls: int | None, max_cost: float | None) -> Settings:
-    """The command's settings with its budget flags applied (flags over environment)."""
-    settings = settings_of(ctx)
-    update = {k: v for k, v in (("max_calls", max_calls), ("max_cost", max_cost)) if v is not None}
-    if update:
-        settings = settings.model_copy(update=update)
-        ctx.find_root().obj = settings
-    return settings
 
 
 class Executor(StrEnum):
@@ -80,12 +74,17 @@ def run_command(
     show: Annotated[int, typer.Option(min=0, help="How many top candidates to list.")] = 5,
     max_calls: MaxCallsOption = None,
     max_cost: MaxCostOption = None,
+    score: ScoreOption = None,
+    protocol: PromptOption = None,
+    choice_norm: ChoiceNormOption = None,
 ) -> None:
     """Run one (method, task, seed) cell, store it, and print its candidates and scores."""
     get_method(method)  # fail fast on a typo, before any model loads
     chosen = _profile(profile, budget, n_validation, n_test, scale)
     registry = registry_of(ctx)
-    settings = _with_budget(ctx, max_calls, max_cost)
+    settings = with_flags(
+        ctx, max_calls=max_calls, max_cost=max_cost, score=score, protocol=protocol, choice_norm=choice_norm
+    )
     run_seed = settings.seed if seed is None else seed
     with model_session(ctx) as runtime, ResultStore.open(settings.store) as store:
         cell = run_cell(runtime, registry, method, task, run_seed, chosen, store, _rerun(settings, rerun))
@@ -128,6 +127,9 @@ def compare_command(
     ] = Executor.LOCAL,
     ray_address: Annotated[str | None, typer.Option(help="Ray cluster to join (default: start a local one).")] = None,
     workers: Annotated[int, typer.Option(min=0, help="Ray workers (0: one per CPU of the cluster).")] = 0,
+    score: ScoreOption = None,
+    protocol: PromptOption = None,
+    choice_norm: ChoiceNormOption = None,
 ) -> None:
     """Run every (method, task, seed) cell into the store and print a leaderboard."""
     method_names = [m.strip() for m in methods.split(",") if m.strip()]
@@ -138,13 +140,21 @@ def compare_command(
     except ValueError:
         raise typer.BadParameter(f"--seeds {seeds!r}: use a comma list of integers") from None
     chosen = _profile(profile, budget, n_validation, n_test, scale)
-    settings = _with_budget(ctx, max_calls, max_cost)
+    settings = with_flags(
+        ctx, max_calls=max_calls, max_cost=max_cost, score=score, protocol=protocol, choice_norm=choice_norm
+    )
     registry = registry_of(ctx)
     specs, skipped = registry.resolve(tasks)
     for name, hint in skipped:
         err_console.print(f"skipped {name}: no data here ({hint})", highlight=False)
     cells = [(m, s.key, seed) for s in specs for m in method_names for seed in seed_list]
-    calls = len(cells) * projected_calls(chosen)
+    per_task = {s.key: continuations_per_example(settings, registry.load(s.key)) for s in specs}
+    if settings.score == "choice" and (no_options := [t for t, n in per_task.items() if n == 0]):
+        raise ConfigError(
+            f"--score choice needs answer options, and {', '.join(no_options)} have none: pick tasks that declare "
+            "`options:` in their task files, or use --score likelihood"
+        )
+    calls = sum(projected_calls(chosen, per_task[task]) for _, task, _ in cells)
     err_console.print(
         f"{len(cells)} cells: {len(specs)} tasks x {len(method_names)} methods x "
         f"{len(seed_list)} seeds; budget {chosen.budget}, validation {chosen.n_validation}, "
@@ -165,6 +175,15 @@ def compare_command(
             console=err_console,
         ) as progress,
     ):
+        verdicts = store.signal_verdicts(scoring_setup(runtime))
+        blind = [s.key for s in specs if verdicts.get(s.key) is False]
+        if blind:
+            err_console.print(
+                f"warning: `izbench signal` found that --score {settings.score} --protocol {settings.protocol} "
+                "does not "
+                f"measure instructions on {', '.join(blind)}: scores there can tie whatever the method",
+                highlight=False,
+            )
         bar = progress.add_task("cells", total=len(cells))
         if executor is Executor.RAY:
             results = _compare_on_ray(
@@ -242,10 +261,20 @@ def _compare_on_ray(
     return [by_cell[c] for c in cells]
 
 
-def projected_calls(profile: Profile) -> int:
+def continuations_per_example(settings: Settings, data: TaskData) -> int:
+    """Black-box calls per scored example: 1 generation, or one scored answer/option each."""
+    examples = data.induce + data.execute
+    if settings.score == "likelihood":
+        return max(min(len(e.answers), MAX_ANSWERS) for e in examples)
+    if settings.score == "choice":
+        return max(len(e.options) for e in examples)
+    return 1
+
+
+def projected_calls(profile: Profile, per_example: int = 1) -> int:
     """An upper estimate of one cell's model calls: scoring every candidate on validation, the
-    best on test, and one generation per candidate."""
-    return profile.budget * (profile.n_validation + 1) + profile.n_test
+    best on test (``per_example`` calls each), and one generation per candidate."""
+    return (profile.budget * profile.n_validation + profile.n_test) * per_example + profile.budget
 
 
 def projected_cost_text(settings: Settings, calls: int) -> str:
@@ -265,8 +294,12 @@ def leaderboard(results: list[CellResult]) -> Table:
     table.add_column("task")
     for m in board.methods:
         table.add_column(m, justify="right")
+    chance = ["chance"] if board.chance else []
+    for column in chance:
+        table.add_column(column, justify="right")
     for task in board.tasks:
-        table.add_row(task, *[entry_text(board, task, m) for m in board.methods])
+        scores = [entry_text(board, task, m) for m in board.methods]
+        table.add_row(task, *scores, *[chance_text(board, task) for _ in chance])
     table.add_row("[bold]average[/bold]", *[f"[bold]{board.average[m]:.3f}[/bold]" for m in board.methods])
     table.add_row("average rank", *[f"{board.rank[m]:.2f}" for m in board.methods])
     table.add_row("wins", *[str(board.wins[m]) for m in board.methods])

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -131,26 +132,16 @@ def _stop_at(text: str, stops: tuple[str, ...]) -> int | None:
     return min(hits) if hits else None
 
 
-@torch.inference_mode()
-def decode(
+def prefill_prefixes(
     model: torch.nn.Module,
-    tokenizer: object,
     prompts: list[torch.Tensor],
-    params: DecodeParams,
-    seeds: list[int] | None = None,
-    eos_ids: frozenset[int] = frozenset(),
-    prefixes: list[torch.Tensor] | None = None,
-    prefix_of_row: list[int] | None = None,
-) -> list[Decoded]:
-    """Generate a continuation for each prompt, given as its (len, hidden) input embeddings.
+    prefixes: list[torch.Tensor] | None,
+    prefix_of_row: list[int] | None,
+) -> tuple[Any, torch.Tensor, torch.Tensor, torch.Tensor, list[int]]:
+    """Left-pad the rows and compute each shared prefix's KV cache once, copied to its rows.
 
-    ``prefixes`` (each (len, hidden)) are parts several prompts start with: row ``i`` is
-    ``prefixes[prefix_of_row[i]]`` followed by ``prompts[i]``. Each prefix's KV cache is computed
-    once and copied to its rows, with the padding placed between prefix and row. So one batch
-    can hold several instructions' examples: every decode step reads all the weights, and fuller
-    batches pay for that fewer times. Rows that finish leave the batch, so a long answer does
-    not make the short ones pay for its steps.
-    ``seeds`` (one per row) are used only when sampling (temperature > 0).
+    Returns (cache, row embeddings, attention mask over prefix + row, row position ids, prefix
+    length of each row): what a forward pass over the rows needs, for decoding or for scoring.
     """
     from transformers import DynamicCache
 
@@ -172,6 +163,32 @@ def decode(
         mask = torch.cat([row_prefix_mask, mask], dim=1)
         positions = positions + row_prefix_mask.sum(-1, keepdim=True)
         n_prefix = [int(prefixes[g].shape[0]) for g in prefix_of_row]
+    return cache, embeds, mask, positions, n_prefix
+
+
+@torch.inference_mode()
+def decode(
+    model: torch.nn.Module,
+    tokenizer: object,
+    prompts: list[torch.Tensor],
+    params: DecodeParams,
+    seeds: list[int] | None = None,
+    eos_ids: frozenset[int] = frozenset(),
+    prefixes: list[torch.Tensor] | None = None,
+    prefix_of_row: list[int] | None = None,
+) -> list[Decoded]:
+    """Generate a continuation for each prompt, given as its (len, hidden) input embeddings.
+
+    ``prefixes`` (each (len, hidden)) are parts several prompts start with: row ``i`` is
+    ``prefixes[prefix_of_row[i]]`` followed by ``prompts[i]``. Each prefix's KV cache is computed
+    once and copied to its rows, with the padding placed between prefix and row. So one batch
+    can hold several instructions' examples: every decode step reads all the weights, and fuller
+    batches pay for that fewer times. Rows that finish leave the batch, so a long answer does
+    not make the short ones pay for its steps.
+    ``seeds`` (one per row) are used only when sampling (temperature > 0).
+    """
+    batch = len(prompts)
+    cache, embeds, mask, positions, n_prefix = prefill_prefixes(model, prompts, prefixes, prefix_of_row)
     logits = _last_logits(model, cache, mask, positions, inputs_embeds=embeds)
     gens: list[torch.Generator] = []
     if params.temperature > 0:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import ctypes
+import functools
 import importlib.metadata
 import os
 import signal
@@ -22,10 +23,12 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 from izbench.errors import BackendError
 from izbench.models.openai_backend import OpenAIBackend
-from izbench.models.weights import WeightsInfo, weights_info
+from izbench.models.types import CompletionRequest
+from izbench.models.weights import WeightsInfo, load_tokenizer, weights_info
 
 _PR_SET_PDEATHSIG = 1
 
@@ -151,8 +154,11 @@ class LlamaCppServer:
 class LlamaCppBackend(OpenAIBackend):
     """The embedded GGUF behind a local llama.cpp server, spoken to as any OpenAI endpoint."""
 
-    def __init__(self, info: WeightsInfo | None = None, *, concurrency: int = 1) -> None:
+    def __init__(
+        self, info: WeightsInfo | None = None, *, concurrency: int = 1, model_dir: Path | None = None
+    ) -> None:
         info = info or weights_info()
+        self._model_dir = model_dir
         self.server = LlamaCppServer(info.gguf, alias=info.model_id)
         self.server.start()
         version = importlib.metadata.version("llama-cpp-python")
@@ -164,6 +170,19 @@ class LlamaCppBackend(OpenAIBackend):
             # llama_cpp.server answers one request at a time; more threads only queue.
             concurrency=concurrency,
         )
+
+    @functools.cached_property
+    def _tokenizer(self) -> Any:
+        """The model's own tokenizer (chat template, BOS), the one the local backend uses."""
+        return load_tokenizer(self._model_dir)
+
+    def prompt_text(self, request: CompletionRequest) -> str:
+        """A prompt as text, chat-formatted the way the local backend formats it (for scoring,
+        which goes through ``/v1/completions`` and so needs the template applied here)."""
+        if request.protocol == "raw":
+            return request.raw_text
+        messages = [m.model_dump() for m in request.messages]
+        return str(self._tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False))
 
     def close(self) -> None:
         super().close()

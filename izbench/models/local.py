@@ -18,6 +18,7 @@ import torch
 
 from izbench.errors import BackendError
 from izbench.models.decoding import DecodeParams, decode
+from izbench.models.likelihood import continuation_logprobs
 from izbench.models.types import Completion, CompletionRequest
 from izbench.models.weights import LoadedModel, converted_dir, load_model, weights_info
 
@@ -74,8 +75,38 @@ class LocalBackend:
         weight: torch.Tensor = self._loaded.model.get_input_embeddings().weight
         return weight.detach()
 
+    def prompt_text(self, request: CompletionRequest) -> str:
+        """The prompt as the model reads it: chat-formatted, or the raw text as it is."""
+        if request.protocol == "raw":
+            return request.raw_text
+        text = self._loaded.tokenizer.apply_chat_template(
+            [m.model_dump() for m in request.messages], add_generation_prompt=True, tokenize=False
+        )
+        return str(text)
+
+    def _encode(self, text: str) -> list[int]:
+        return [int(i) for i in self._loaded.tokenizer(text, add_special_tokens=False)["input_ids"]]
+
+    def scored_ids(self, request: CompletionRequest) -> tuple[list[int], list[int]]:
+        """(prompt ids, continuation ids) of a scoring request.
+
+        The whole text is tokenized at once, as a server does with ``echo``; the continuation is
+        what follows the prompt's own tokens (lm-evaluation-harness's rule). Where the two merge
+        at the boundary, the prompt and continuation are tokenized apart instead.
+        """
+        assert request.continuation is not None
+        prompt = self.prompt_text(request)
+        head = self._encode(prompt)
+        whole = self._encode(prompt + request.continuation)
+        tail = whole[len(head) :] if whole[: len(head)] == head else self._encode(request.continuation)
+        if not tail:
+            raise BackendError(f"the continuation {request.continuation!r} has no tokens to score")
+        return head, tail
+
     def token_ids(self, request: CompletionRequest) -> list[int]:
-        """The chat-formatted prompt's token ids (soft prompt not included)."""
+        """The formatted prompt's token ids (soft prompt not included)."""
+        if request.protocol == "raw":
+            return self._encode(request.raw_text)
         ids = self._loaded.tokenizer.apply_chat_template(
             [m.model_dump() for m in request.messages],
             add_generation_prompt=True,
@@ -109,8 +140,74 @@ class LocalBackend:
         return embeds
 
     def complete(self, requests: Sequence[CompletionRequest]) -> list[Completion | BackendError]:
+        out: list[Completion | BackendError | None] = [None] * len(requests)
+        scoring = [i for i, r in enumerate(requests) if r.continuation is not None]
+        if scoring:
+            self._score(requests, scoring, out)
+        self._generate(requests, [i for i, r in enumerate(requests) if r.continuation is None], out)
+        return [c for c in out if c is not None]
+
+    def _score(
+        self, requests: Sequence[CompletionRequest], indices: list[int], out: list[Completion | BackendError | None]
+    ) -> None:
+        """Scoring requests: prompt + continuation in one forward pass, instruction prefixes shared."""
+        parts: dict[int, tuple[list[int], list[int]]] = {}
+        for i in indices:
+            if requests[i].soft_prompt is not None:
+                out[i] = BackendError("scoring a continuation after a soft prompt is not supported")
+                continue
+            try:
+                parts[i] = self.scored_ids(requests[i])
+            except BackendError as error:
+                out[i] = error
+        ids = {i: head + tail for i, (head, tail) in parts.items()}
+        batches = (
+            shared_prefix_batches(ids, self.batch_size)
+            if self.share_prefixes
+            else [[list(ids)[k : k + self.batch_size]] for k in range(0, len(ids), self.batch_size)]
+        )
+        for batch in batches:
+            began = time.perf_counter()
+            chunk = [i for group in batch for i in group]
+            heads: list[list[int]] = []
+            tails: list[list[int]] = []
+            prefix_of_row: list[int] = []
+            for g, group in enumerate(batch):
+                rows = [ids[i] for i in group]
+                # Each row keeps its continuation and the token before it as its own.
+                limit = min(len(ids[i]) - len(parts[i][1]) - 1 for i in group)
+                n = min(_common_prefix(rows), limit) if self.share_prefixes else 0
+                heads.append(rows[0][:n])
+                tails += [r[n:] for r in rows]
+                prefix_of_row += [g] * len(group)
+            shared = any(heads)
+            pieces = self._embed_many((heads if shared else []) + tails)
+            prompts = pieces[len(heads) :] if shared else pieces
+            with self._loaded.lock:
+                values = continuation_logprobs(
+                    self._loaded.model,
+                    prompts,
+                    [parts[i][1] for i in chunk],
+                    prefixes=pieces[: len(heads)] if shared else None,
+                    prefix_of_row=prefix_of_row if shared else None,
+                )
+            per_call = (time.perf_counter() - began) / len(chunk)
+            for i, logprobs in zip(chunk, values, strict=True):
+                out[i] = Completion(
+                    text=requests[i].continuation or "",
+                    finish_reason="stop",
+                    prompt_tokens=len(ids[i]),
+                    completion_tokens=0,
+                    latency_s=per_call,
+                    logprobs=tuple(logprobs),
+                )
+
+    def _generate(
+        self, requests: Sequence[CompletionRequest], indices: list[int], out: list[Completion | BackendError | None]
+    ) -> None:
         groups: dict[DecodeParams, list[int]] = defaultdict(list)
-        for i, r in enumerate(requests):
+        for i in indices:
+            r = requests[i]
             params = DecodeParams(
                 max_new_tokens=r.max_tokens,
                 temperature=r.temperature,
@@ -119,14 +216,13 @@ class LocalBackend:
                 stop_rule=r.stop_rule,
             )
             groups[params].append(i)
-        out: list[Completion | BackendError | None] = [None] * len(requests)
-        for params, indices in groups.items():
-            soft = [i for i in indices if requests[i].soft_prompt is not None]
+        for params, members in groups.items():
+            soft = [i for i in members if requests[i].soft_prompt is not None]
             for start in range(0, len(soft), self.batch_size):
                 chunk = soft[start : start + self.batch_size]
                 prompts = [self.prompt_embeddings(requests[i]) for i in chunk]
                 self._run(params, requests, chunk, prompts, None, out)
-            ids = {i: self.token_ids(requests[i]) for i in indices if requests[i].soft_prompt is None}
+            ids = {i: self.token_ids(requests[i]) for i in members if requests[i].soft_prompt is None}
             if not self.share_prefixes:
                 for start in range(0, len(ids), self.batch_size):
                     chunk = list(ids)[start : start + self.batch_size]
@@ -134,7 +230,6 @@ class LocalBackend:
                 continue
             for batch in shared_prefix_batches(ids, self.batch_size):
                 self._run_shared(params, requests, {i: ids[i] for group in batch for i in group}, batch, out)
-        return [c for c in out if c is not None]
 
     def _run_shared(
         self,

@@ -24,7 +24,12 @@ from tenacity import (
 
 from izbench.errors import BackendError
 from izbench.models.ratelimit import RateLimiter, estimated_tokens
-from izbench.models.types import Completion, CompletionRequest
+from izbench.models.types import Completion, CompletionRequest, PromptProtocol
+
+ECHO_PROBE_PROMPT = "Count from 1 to 16, separated by commas."
+ECHO_PROBE = "1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16"
+ECHO_PROBE_FLOOR = -2.0
+"""Nats per token below which the probe's second half shows misaligned log-probabilities."""
 
 
 def _retryable(error: BaseException) -> bool:
@@ -67,22 +72,43 @@ class OpenAIBackend:
             base_url=base_url, api_key=api_key or "not-needed", timeout=timeout_s, max_retries=0
         )
         self.limiter = RateLimiter(rpm, tpm, rate_window_s)
+        self._echo_checked: dict[str, float] = {}
+        """Protocol -> the probe's score, for endpoints whose echoed log-probabilities passed."""
         self.attempts = 0
         """HTTP attempts made, retries included; useful to see how hard the server pushed back."""
+
+    def prompt_text(self, request: CompletionRequest) -> str:
+        """The text sent to ``/v1/completions``: raw prompts as they are. A chat prompt needs the
+        model's chat template, which a remote endpoint does not expose (a subclass that knows it
+        overrides this)."""
+        if request.protocol == "raw":
+            return request.raw_text
+        raise BackendError(
+            f"the {self.kind} backend scores continuations only with --protocol raw (the endpoint's chat "
+            "template is not known here); use --protocol raw or --score generate"
+        )
+
+    def _params(self, request: CompletionRequest) -> tuple[str, dict[str, Any]]:
+        """Which endpoint answers the request, and its parameters."""
+        common: dict[str, Any] = {"model": self.model_id, "seed": request.sampling_seed}
+        if request.continuation is not None:
+            # echo returns the prompt's tokens with their log-probabilities; one token must be
+            # generated (0 means "until the context is full" to llama.cpp) and is ignored.
+            text = self.prompt_text(request) + request.continuation
+            return "completions", {**common, "prompt": text, "echo": True, "logprobs": 1, "max_tokens": 1,
+                                   "temperature": 0.0}  # fmt: skip
+        common |= {"max_tokens": request.max_tokens, "temperature": request.temperature, "top_p": request.top_p}
+        if request.stop:
+            common["stop"] = list(request.stop)
+        if request.protocol == "raw":
+            return "completions", {**common, "prompt": request.raw_text}
+        return "chat", {**common, "messages": [m.model_dump() for m in request.messages]}
 
     def _call(self, request: CompletionRequest) -> Completion:
         if request.soft_prompt is not None:
             raise BackendError(f"the {self.kind} backend cannot take a soft prompt; use `local`")
-        params: dict[str, Any] = {
-            "model": self.model_id,
-            "messages": [m.model_dump() for m in request.messages],
-            "max_tokens": request.max_tokens,
-            "temperature": request.temperature,
-            "top_p": request.top_p,
-            "seed": request.sampling_seed,
-        }
-        if request.stop:
-            params["stop"] = list(request.stop)
+        endpoint, params = self._params(request)
+        create = self._client.chat.completions.create if endpoint == "chat" else self._client.completions.create
         began = time.perf_counter()
         retrying = Retrying(
             retry=retry_if_exception(_retryable),
@@ -95,7 +121,7 @@ class OpenAIBackend:
                 with attempt:
                     self.limiter.acquire(estimated_tokens(request))
                     self.attempts += 1
-                    response = self._client.chat.completions.create(**params)
+                    response = create(**params)
         except RetryError as exhausted:
             cause = exhausted.last_attempt.exception()
             raise BackendError(
@@ -108,13 +134,57 @@ class OpenAIBackend:
         if choice.finish_reason not in ("stop", "length"):
             raise BackendError(f"{self.kind} backend returned finish_reason={choice.finish_reason!r}; not cached")
         usage = response.usage
+        prompt_tokens = usage.prompt_tokens if usage else 0
+        completion_tokens = usage.completion_tokens if usage else 0
+        if request.continuation is not None:
+            return Completion(
+                text=request.continuation,
+                finish_reason="stop",
+                prompt_tokens=prompt_tokens,
+                completion_tokens=completion_tokens,
+                latency_s=latency,
+                logprobs=self.continuation_logprobs(
+                    request, choice, params["prompt"], usage.completion_tokens if usage else None
+                ),
+            )
+        text = choice.message.content if endpoint == "chat" else choice.text
         return Completion(
-            text=choice.message.content or "",
+            text=text or "",
             finish_reason=choice.finish_reason,
-            prompt_tokens=usage.prompt_tokens if usage else 0,
-            completion_tokens=usage.completion_tokens if usage else 0,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
             latency_s=latency,
         )
+
+    def continuation_logprobs(
+        self, request: CompletionRequest, choice: Any, sent: str, generated: int | None
+    ) -> tuple[float, ...]:
+        """The echoed log-probabilities of the continuation's tokens.
+
+        Echoed offsets count characters of the *detokenized* text, in which a server may drop
+        special tokens, so they cannot be matched against the prompt string. Instead the
+        echo is read from its end: drop the ``generated`` completion tokens (from usage, else
+        those that spell the text after the prompt), then take the trailing tokens that spell
+        the continuation.
+        """
+        assert request.continuation is not None
+        logprobs = choice.logprobs
+        if logprobs is None or not getattr(logprobs, "token_logprobs", None) or not logprobs.tokens:
+            raise BackendError(
+                f"the {self.kind} endpoint at {self.base_url} returned no prompt log-probabilities (echo); "
+                "it cannot score continuations: use --score generate"
+            )
+        tokens: list[str] = list(logprobs.tokens)
+        if generated is None:  # no usage: the generated tokens are those spelling the text after ``sent``
+            text = str(choice.text or "")
+            end = _spelled_from_end(tokens, len(tokens), text[len(sent) :] if text.startswith(sent) else "")
+        else:
+            end = len(tokens) - generated
+        start = _spelled_from_end(tokens, end, request.continuation)
+        values = logprobs.token_logprobs[start:end]
+        if start == end or any(v is None for v in values):
+            raise BackendError(f"the continuation {request.continuation!r} has no tokens to score")
+        return tuple(float(v) for v in values)
 
     def _safe_call(self, request: CompletionRequest) -> Completion | BackendError:
         try:
@@ -122,7 +192,43 @@ class OpenAIBackend:
         except BackendError as error:
             return error
 
+    def check_echo(self, protocol: PromptProtocol) -> None:
+        """Refuse to score continuations on an endpoint whose echoed log-probabilities are wrong.
+
+        The probe scores counting (``1, 2, ..., 16``) after an instruction to count: any working
+        model finds its second half nearly certain (near 0 nats per token). An endpoint that pairs
+        each token with the distribution *at* it instead of before it (llama-cpp-python 0.3.36
+        does this for prompts that do not start with BOS, such as raw ones) scores it around -10.
+        Checked once per protocol and backend.
+        """
+        if protocol in self._echo_checked:
+            return
+        text = ECHO_PROBE if protocol == "chat" else " " + ECHO_PROBE
+        probe = CompletionRequest.user(ECHO_PROBE_PROMPT, protocol=protocol, continuation=text)
+        values = self._call(probe).logprobs
+        tail = values[len(values) // 2 :]
+        mean = sum(tail) / len(tail)
+        if mean < ECHO_PROBE_FLOOR:
+            raise BackendError(
+                f"the {self.kind} endpoint's prompt log-probabilities fail izbench's check under --protocol {protocol} "
+                f"(counting to 16 scores {mean:.1f} nats/token where a working model scores near 0: they are likely "
+                "one position off, as llama-cpp-python returns them for prompts without BOS); use --protocol chat "
+                "or --score generate, or another server"
+            )
+        self._echo_checked[protocol] = mean
+
     def complete(self, requests: Sequence[CompletionRequest]) -> list[Completion | BackendError]:
+        refused: dict[str, BackendError] = {}
+        for protocol in dict.fromkeys(r.protocol for r in requests if r.continuation is not None):
+            try:
+                self.check_echo(protocol)
+            except BackendError as error:
+                refused[protocol] = error
+        if refused:
+            return [
+                refused[r.protocol] if r.continuation is not None and r.protocol in refused else self._safe_call(r)
+                for r in requests
+            ]
         if len(requests) <= 1 or self.concurrency == 1:
             return [self._safe_call(r) for r in requests]
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
@@ -130,6 +236,15 @@ class OpenAIBackend:
 
     def close(self) -> None:
         self._client.close()
+
+
+def _spelled_from_end(tokens: list[str], end: int, text: str) -> int:
+    """The index from which ``tokens[index:end]`` spells at least ``text``'s length of characters."""
+    index, spelled = end, 0
+    while index > 0 and spelled < len(text):
+        index -= 1
+        spelled += len(tokens[index])
+    return index
 
 
 def _describe(error: BaseException | None) -> str:

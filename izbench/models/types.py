@@ -11,11 +11,14 @@ import base64
 from typing import Literal
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator, model_validator
 
 Role = Literal["system", "user", "assistant"]
 StopRule = Literal["answer"]
 """``answer``: stop once the text the metrics read is complete (see ``izbench.answer``)."""
+PromptProtocol = Literal["chat", "raw"]
+"""``chat``: the messages inside the model's chat template; ``raw``: the one user message's text
+as plain text (how APE prompted GPT-3), no template, no special tokens added."""
 
 
 class ChatMessage(BaseModel):
@@ -83,6 +86,21 @@ class CompletionRequest(BaseModel):
     the metrics read the same text, but the stored text differs, so it is part of the key."""
     soft_prompt: SoftPrompt | None = None
     """Only the local transformers backend accepts a soft prompt."""
+    protocol: PromptProtocol = "chat"
+    continuation: str | None = None
+    """When set, nothing is generated: the backend returns the log-probability of each token of
+    this text continuing the prompt (``Completion.logprobs``). Part of the key, like the prompt."""
+
+    @model_validator(mode="after")
+    def _raw_is_one_message(self) -> CompletionRequest:
+        if self.protocol == "raw" and len(self.messages) != 1:
+            raise ValueError("a raw-protocol request holds exactly one message: the prompt text")
+        return self
+
+    @property
+    def raw_text(self) -> str:
+        """The prompt text of a raw-protocol request."""
+        return self.messages[0].content
 
     @classmethod
     def user(cls, content: str, **params: object) -> CompletionRequest:
@@ -115,3 +133,12 @@ class Completion(BaseModel):
     """Wall time of the call that produced it (not of a cache hit)."""
     cached: bool = False
     """True when served from the cache; never stored."""
+    logprobs: tuple[float, ...] = ()
+    """For a scored continuation: the natural-log probability of each of its tokens."""
+
+    @property
+    def mean_logprob(self) -> float:
+        """Mean log-probability per continuation token (nats per token)."""
+        if not self.logprobs:
+            raise ValueError("no continuation tokens were scored")
+        return sum(self.logprobs) / len(self.logprobs)

@@ -130,6 +130,18 @@ def _convert(info: WeightsInfo, target: Path) -> None:
             raise
 
 
+def load_tokenizer(model_dir: Path | None = None) -> Any:
+    """The embedded model's tokenizer alone: from the converted weights when they exist (the copy
+    the local backend reads), else straight from the GGUF (no conversion, no weights)."""
+    from transformers import AutoTokenizer
+
+    info = weights_info()
+    target = converted_dir(info.sha256, model_dir)
+    if (target / "izbench-source.json").is_file():
+        return AutoTokenizer.from_pretrained(str(target))
+    return AutoTokenizer.from_pretrained(str(info.gguf.parent), gguf_file=info.gguf.name)
+
+
 def load_model(model_dir: Path | None = None) -> LoadedModel:
     """The shared model, converting the GGUF on first use. Thread-safe; loads at most once."""
     global _loaded

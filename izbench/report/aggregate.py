@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import random
 import statistics
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +19,7 @@ from typing import Any
 from scipy import stats
 
 from izbench.runner import CellResult, load_cell
+from izbench.stats import bootstrap_mean
 from izbench.store import ResultStore
 
 
@@ -48,6 +48,7 @@ def cell_record(cell: CellResult) -> dict[str, Any]:
         "mean_test_score": cell.mean_test_score,
         "best_instruction": cell.best_instruction,
         "test_scores": list(cell.test_scores),
+        "chance": cell.chance,
         "curve": list(curve(cell)),
     }
 
@@ -88,6 +89,8 @@ class Leaderboard:
     wins: dict[str, int] = field(default_factory=dict)
     pairwise: list[Pairwise] = field(default_factory=list)
     best_instruction: dict[tuple[str, str], str] = field(default_factory=dict)
+    chance: dict[str, float] = field(default_factory=dict)
+    """Per task, under choice scoring: the accuracy of random options (shown beside the scores)."""
 
 
 def _interval(values: list[float]) -> tuple[float | None, float | None]:
@@ -111,15 +114,14 @@ def _pair(cells: list[CellResult], a: str, b: str, resamples: int = 2000) -> Pai
     a_better = sum(d > 0 for d in diffs)
     b_better = sum(d < 0 for d in diffs)
     p = float(stats.binomtest(a_better, a_better + b_better).pvalue) if a_better + b_better else 1.0
-    rng = random.Random(0)
-    means = sorted(statistics.fmean(rng.choices(diffs, k=len(diffs))) for _ in range(resamples))
+    interval = bootstrap_mean(diffs, seed=0, resamples=resamples)
     return Pairwise(
         a=a,
         b=b,
         n_examples=len(diffs),
-        mean_diff=statistics.fmean(diffs),
-        ci_low=means[int(0.025 * resamples)],
-        ci_high=means[int(0.975 * resamples) - 1],
+        mean_diff=interval.mean,
+        ci_low=interval.low,
+        ci_high=interval.high,
         a_better=a_better,
         b_better=b_better,
         p_value=p,
@@ -132,6 +134,9 @@ def build_leaderboard(cells: list[CellResult]) -> Leaderboard:
     board = Leaderboard(methods=methods, tasks=tasks)
     ranks: dict[str, list[float]] = {m: [] for m in methods}
     for task in tasks:
+        chances = [c.chance for c in cells if c.task == task and c.chance is not None]
+        if chances:
+            board.chance[task] = statistics.fmean(chances)
         means = {}
         for method in methods:
             scores = [c.test_score for c in cells if c.task == task and c.method == method]

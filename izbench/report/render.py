@@ -29,17 +29,22 @@ def entry_text(board: Leaderboard, task: str, method: str) -> str:
     return f"{entry.mean:.3f} [{entry.low:.3f}, {entry.high:.3f}]"
 
 
+def chance_text(board: Leaderboard, task: str) -> str:
+    return f"{board.chance[task]:.3f}" if task in board.chance else "-"
+
+
 def leaderboard_markdown(board: Leaderboard) -> str:
     lines = [
         "# izbench leaderboard",
         "",
         "Test score per task (mean over seeds, 95% t-interval when there are several seeds).",
         "",
-        "| task | " + " | ".join(board.methods) + " |",
-        "| --- | " + " | ".join("---:" for _ in board.methods) + " |",
+        "| task | " + " | ".join(board.methods) + (" | chance |" if board.chance else " |"),
+        "| --- | " + " | ".join("---:" for _ in board.methods) + (" | ---: |" if board.chance else " |"),
     ]
     for task in board.tasks:
-        lines.append(f"| {task} | " + " | ".join(entry_text(board, task, m) for m in board.methods) + " |")
+        chance = f" | {chance_text(board, task)}" if board.chance else ""
+        lines.append(f"| {task} | " + " | ".join(entry_text(board, task, m) for m in board.methods) + chance + " |")
     lines.append("| **average** | " + " | ".join(f"**{board.average[m]:.3f}**" for m in board.methods) + " |")
     lines.append("| average rank | " + " | ".join(f"{board.rank[m]:.2f}" for m in board.methods) + " |")
     lines.append("| wins | " + " | ".join(str(board.wins[m]) for m in board.methods) + " |")
@@ -103,9 +108,12 @@ def _png(fig: Figure) -> bytes:
 
 def _html(board: Leaderboard, images: dict[str, bytes]) -> str:
     esc = html.escape
-    head = "".join(f"<th>{esc(m)}</th>" for m in board.methods)
+    head = "".join(f"<th>{esc(m)}</th>" for m in board.methods) + ("<th>chance</th>" if board.chance else "")
     rows = "".join(
-        f"<tr><td>{esc(t)}</td>" + "".join(f"<td>{esc(entry_text(board, t, m))}</td>" for m in board.methods) + "</tr>"
+        f"<tr><td>{esc(t)}</td>"
+        + "".join(f"<td>{esc(entry_text(board, t, m))}</td>" for m in board.methods)
+        + (f"<td>{chance_text(board, t)}</td>" if board.chance else "")
+        + "</tr>"
         for t in board.tasks
     )
     average = "".join(f"<td><b>{board.average[m]:.3f}</b></td>" for m in board.methods)
@@ -150,17 +158,86 @@ figure {{ display: inline-block; margin: 0.5rem; }}
 """
 
 
-def write_report(cells: list[CellResult], board: Leaderboard, out: Path) -> list[Path]:
+def _setup_title(setup_json: str) -> str:
+    setup = json.loads(setup_json)
+    blackbox = setup.get("blackbox", {})
+    norm = f", choice_norm {setup['choice_norm']}" if "choice_norm" in setup else ""
+    return (
+        f"score {setup.get('score')}, protocol {setup.get('protocol')}{norm}; black box "
+        f"{blackbox.get('kind')}:{blackbox.get('model')}"
+    )
+
+
+SIGNAL_COLUMNS = ("task", "seeds", "examples", "reference", "empty", "mismatched", "ref - empty [95%]",
+                  "ref - mismatched [95%]", "chance", "measures instructions")  # fmt: skip
+
+
+def _signal_cells(row: dict[str, Any]) -> list[str]:
+    def interval(name: str) -> str:
+        return f"{row[name]:+.3f} [{row[name + '_low']:+.3f}, {row[name + '_high']:+.3f}]"
+
+    return [
+        row["task"], row["seeds"], str(row["n_examples"]), f"{row['reference_mean']:.3f}", f"{row['empty_mean']:.3f}",
+        f"{row['mismatched_mean']:.3f}", interval("vs_empty"), interval("vs_mismatched"), _fmt(row["chance"]),
+        "yes" if row["measures"] else "no",
+    ]  # fmt: skip
+
+
+def _signal_groups(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(_setup_title(row["setup_json"]), []).append(row)
+    return groups
+
+
+def signal_markdown(rows: list[dict[str, Any]]) -> str:
+    """The signal check section: one table per set-up, with its count of tasks measured."""
+    if not rows:
+        return ""
+    lines = ["", "## Signal check (`izbench signal`)", ""]
+    lines.append(
+        "Whether each set-up ranks a task's reference instructions above no instruction and above other "
+        "tasks' instructions (paired bootstrap over examples; yes when both intervals are above zero)."
+    )
+    for title, group in _signal_groups(rows).items():
+        yes = sum(bool(r["measures"]) for r in group)
+        lines += ["", f"### {title}: measures instructions on {yes} of {len(group)} tasks", ""]
+        lines.append("| " + " | ".join(SIGNAL_COLUMNS) + " |")
+        lines.append("| " + " | ".join("---" for _ in SIGNAL_COLUMNS) + " |")
+        lines += ["| " + " | ".join(_signal_cells(r)) + " |" for r in group]
+    return "\n".join(lines) + "\n"
+
+
+def signal_html(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return ""
+    esc = html.escape
+    parts = ["<h2>Signal check</h2>"]
+    head = "".join(f"<th>{esc(c)}</th>" for c in SIGNAL_COLUMNS)
+    for title, group in _signal_groups(rows).items():
+        yes = sum(bool(r["measures"]) for r in group)
+        body = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in _signal_cells(r)) + "</tr>" for r in group)
+        parts.append(f"<h3>{esc(title)}: measures instructions on {yes} of {len(group)} tasks</h3>")
+        parts.append(f'<table class="signal"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>')
+    return "\n".join(parts)
+
+
+def write_report(
+    cells: list[CellResult], board: Leaderboard, out: Path, signal: list[dict[str, Any]] | None = None
+) -> list[Path]:
     """Write every report file into ``out``; returns the paths written."""
     out.mkdir(parents=True, exist_ok=True)
-    images = {"curves": _curves_png(cells, board), "leaderboard": _bars_png(board)}
+    signal = signal or []
+    images = {"curves": _curves_png(cells, board), "leaderboard": _bars_png(board)} if cells else {}
     written = []
     for name, data in images.items():
         path = out / f"{name}.png"
         path.write_bytes(data)
         written.append(path)
-    (out / "leaderboard.md").write_text(leaderboard_markdown(board))
-    (out / "index.html").write_text(_html(board, images))
+    board_md = leaderboard_markdown(board) if cells else "# izbench report\n"
+    (out / "leaderboard.md").write_text(board_md + signal_markdown(signal))
+    page = _html(board, images) if cells else "<!doctype html>\n<html lang=\"en\"><body>\n</body></html>\n"
+    (out / "index.html").write_text(page.replace("</body></html>", signal_html(signal) + "\n</body></html>"))
     results = {"cells": [cell_record(c) for c in sorted(cells, key=lambda c: (c.task, c.method, c.seed))]}
     (out / "results.json").write_text(json.dumps(results, indent=1, sort_keys=True))
     written += [out / "leaderboard.md", out / "index.html", out / "results.json"]

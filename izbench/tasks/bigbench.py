@@ -2,7 +2,8 @@
 
 Examples carry ``input`` and either ``target`` (free text: exact match after normalisation,
 any listed target accepted) or ``target_scores`` (multiple choice: the options are shown with
-the input, and the answer is the best-scored option, by exact match).
+the input, and the answer is the best-scored option, by exact match; the options are also what
+``--score choice`` picks from).
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ def _example(path: Path, index: int, record: dict[str, Any]) -> Example:
         best = max(scores.values())
         options = "\n".join(f"- {option}" for option in scores)
         answers = tuple(o for o, s in scores.items() if s == best)
-        return Example(input=f"{record['input']}\nOptions:\n{options}", answers=answers)
+        return Example(input=f"{record['input']}\nOptions:\n{options}", answers=answers, options=tuple(scores))
     if "target" in record:
         target = record["target"]
         answers = tuple(target) if isinstance(target, list) else (str(target),)

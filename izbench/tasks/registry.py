@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from izbench.errors import ConfigError
 from izbench.seeding import rng_for
 from izbench.tasks import bigbench, core, datacache, instruction_induction
+from izbench.tasks.options import with_options
 from izbench.tasks.spec import Source, TaskSpec, load_spec
 from izbench.tasks.types import TaskData
 
@@ -138,10 +139,21 @@ class TaskRegistry:
 
     def _load(self, spec: TaskSpec) -> TaskData:
         if spec.source is Source.INSTRUCTION_INDUCTION:
-            return instruction_induction.load(spec, self.data_dir)
-        if spec.source is Source.BIGBENCH:
-            return bigbench.load(spec)
-        return datacache.load_or_build(spec, lambda: generate_core(spec))
+            data = instruction_induction.load(spec, self.data_dir)
+        elif spec.source is Source.BIGBENCH:
+            data = bigbench.load(spec)
+        else:
+            data = datacache.load_or_build(spec, lambda: generate_core(spec))
+        if spec.options is not None:
+            data = with_options(spec.options, data, f"task {spec.key}")
+        return data
+
+    def references(self, spec: TaskSpec) -> tuple[str, ...]:
+        """Human-written instructions for the task: its annotations, else its file's reference."""
+        annotations = self.load(spec.key).annotations
+        if annotations:
+            return annotations
+        return (spec.reference,) if spec.reference else ()
 
 
 def generate_core(spec: TaskSpec) -> TaskData:

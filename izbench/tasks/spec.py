@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from izbench.errors import ConfigError
 from izbench.tasks.metrics import Metric
+from izbench.tasks.options import OptionsSpec
 
 
 class Source(StrEnum):
@@ -62,6 +63,10 @@ class TaskSpec(BaseModel):
     execute_size: int = Field(default=100, ge=1)
     path: Path | None = None
     """For ``bigbench`` tasks: the task directory."""
+    options: OptionsSpec | None = None
+    """The closed answer set ``--score choice`` picks from (none: the task refuses choice)."""
+    reference: str | None = None
+    """A one-line instruction a person would write (``core`` tasks; ``ii`` has annotations)."""
 
     @property
     def key(self) -> str:

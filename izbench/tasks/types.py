@@ -12,6 +12,8 @@ class Example(BaseModel):
 
     input: str
     answers: tuple[str, ...]
+    options: tuple[str, ...] = ()
+    """The closed set a choice scorer picks from (empty: the task has none)."""
 
 
 class TaskData(BaseModel):

@@ -13,6 +13,7 @@ import pytest
 
 from izbench.errors import BackendError
 from izbench.models.llamacpp import LlamaCppBackend
+from izbench.models.local import LocalBackend
 from izbench.models.openai_backend import OpenAIBackend
 from izbench.models.types import CompletionRequest
 
@@ -75,3 +76,25 @@ def test_killed_parent_leaves_no_orphan_server() -> None:
     while _alive(server_pid) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not _alive(server_pid)
+
+
+def test_scored_continuations_match_the_local_backend(local_backend: LocalBackend) -> None:
+    """The server's echoed log-probabilities against transformers' on the same text and weights:
+    equal within quantisation error under chat; under raw, llama-cpp-python misaligns them, and
+    the backend's probe refuses with one line instead of returning wrong numbers."""
+    prompt = "Instruction: Write a word that means the opposite of the input word.\n\nInput: {x}\nOutput:"
+    pairs = [("hot", "cold"), ("tall", "short"), ("early", "late"), ("happy", "sad")]
+    chat = [CompletionRequest.user(prompt.format(x=x), continuation=y) for x, y in pairs]
+    backend = LlamaCppBackend()
+    try:
+        served = backend.complete(chat)
+        local = local_backend.complete(chat)
+        for s, loc in zip(served, local, strict=True):
+            assert not isinstance(s, BackendError) and not isinstance(loc, BackendError)
+            assert len(s.logprobs) == len(loc.logprobs)
+            assert s.logprobs == pytest.approx(loc.logprobs, abs=0.15)
+        raw = CompletionRequest.user(prompt.format(x="hot"), protocol="raw", continuation=" cold")
+        (refused,) = backend.complete([raw])
+        assert isinstance(refused, BackendError) and "one position off" in str(refused)
+    finally:
+        backend.close()

@@ -1,0 +1,101 @@
+"""``izbench signal``: does the chosen set-up measure instructions at all, task by task?"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from izbench.cli._app import app, console, err_console, registry_of
+from izbench.cli._options import ChoiceNormOption, PromptOption, ScoreOption, with_flags
+from izbench.cli._session import model_session
+from izbench.runner import scoring_setup
+from izbench.signal_check import SignalResult, run_signal
+from izbench.store import ResultStore
+
+
+def parse_seeds(seeds: str) -> list[int]:
+    """A comma list of integer seeds, or a one-line error."""
+    try:
+        parsed = [int(s) for s in seeds.split(",") if s.strip()]
+    except ValueError:
+        raise typer.BadParameter(f"--seeds {seeds!r}: use a comma list of integers") from None
+    if not parsed:
+        raise typer.BadParameter("--seeds: give at least one seed")
+    return parsed
+
+
+def signal_row(result: SignalResult) -> dict[str, object]:
+    """The store's row of one result."""
+    row = {k: v for k, v in asdict(result).items() if k not in ("vs_empty", "vs_mismatched")}
+    for name in ("vs_empty", "vs_mismatched"):
+        interval = getattr(result, name)
+        row |= {name: interval.mean, f"{name}_low": interval.low, f"{name}_high": interval.high}
+    return row | {"measures": result.measures}
+
+
+def signal_table(results: list[SignalResult], title: str) -> Table:
+    table = Table(title=title)
+    table.add_column("task", no_wrap=True)
+    for column in ("ref", "empty", "other", "ref-empty [95%]", "ref-other [95%]"):
+        table.add_column(column, justify="right", no_wrap=True)
+    if any(r.chance is not None for r in results):
+        table.add_column("chance", justify="right")
+    table.add_column("measures")
+    for r in results:
+        cells = [r.task, f"{r.reference_mean:.3f}", f"{r.empty_mean:.3f}", f"{r.mismatched_mean:.3f}"]
+        cells += [r.vs_empty.text(digits=2), r.vs_mismatched.text(digits=2)]
+        if any(x.chance is not None for x in results):
+            cells.append("-" if r.chance is None else f"{r.chance:.3f}")
+        cells.append("[green]yes[/green]" if r.measures else "[red]no[/red]")
+        table.add_row(*cells)
+    return table
+
+
+@app.command("signal")
+def signal_command(
+    ctx: typer.Context,
+    tasks: Annotated[str, typer.Option(help="all, a suite, or a comma list.")] = "core",
+    seeds: Annotated[str, typer.Option(help="Comma list of seeds (each draws its own examples).")] = "0",
+    n_examples: Annotated[int, typer.Option(min=2, help="Validation examples per task and seed.")] = 20,
+    score: ScoreOption = None,
+    protocol: PromptOption = None,
+    choice_norm: ChoiceNormOption = None,
+) -> None:
+    """Score each task's reference instructions ('ref'),, no instruction and other tasks' instructions on the
+    same examples, and say whether the set-up tells them apart (stored; `izbench report` shows it)."""
+    settings = with_flags(ctx, score=score, protocol=protocol, choice_norm=choice_norm)
+    seed_list = parse_seeds(seeds)
+    registry = registry_of(ctx)
+    specs, skipped = registry.resolve(tasks)
+    for name, hint in skipped:
+        err_console.print(f"skipped {name}: no data here ({hint})", highlight=False)
+    results: list[SignalResult] = []
+    with (
+        model_session(ctx) as runtime,
+        ResultStore.open(settings.store) as store,
+        Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+            console=err_console,
+        ) as progress,
+    ):  # fmt: skip
+        bar = progress.add_task("signal", total=len(specs))
+
+        def done(spec: object, result: SignalResult | None) -> None:
+            if result is None:
+                err_console.print(f"skipped {getattr(spec, 'key', spec)}: no reference instruction", highlight=False)
+            progress.advance(bar)
+
+        results = run_signal(runtime, registry, specs, seed_list, n_examples, on_task=done)
+        setup = scoring_setup(runtime)
+        store.put_signal(setup, seed_list, [signal_row(r) for r in results])
+    title = (
+        f"signal check: --score {settings.score} --protocol {settings.protocol}, black box {settings.blackbox}, "
+        f"seeds {seeds}, {n_examples} examples each"
+    )
+    console.print(signal_table(results, title))
+    yes = sum(r.measures for r in results)
+    console.print(f"measures instructions on {yes} of {len(results)} tasks", highlight=False)

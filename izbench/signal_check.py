@@ -1,0 +1,140 @@
+"""The signal check: can this set-up (black box, score function, protocol) tell instructions apart?
+
+Before a budget is spent on optimising instructions, the scorer must rank a task's own
+human-written instructions above no instruction and above instructions written for other tasks.
+Per task, on the same validation examples:
+
+    d_empty(x)    = mean_r s(r, x) - s("", x)
+    d_mismatch(x) = mean_r s(r, x) - mean_m s(m, x)
+
+with ``r`` over the task's reference instructions, ``m`` over other tasks' references and ``s``
+the scorer's per-example score. Each difference gets a 95% paired bootstrap interval over the
+examples (pooled over seeds); the set-up "measures instructions" on the task when both intervals
+lie above zero.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from izbench.runner import make_scorer
+from izbench.runtime import Runtime
+from izbench.seeding import derive_seed, rng_for
+from izbench.stats import Interval, bootstrap_mean
+from izbench.tasks.options import chance
+from izbench.tasks.registry import TaskRegistry
+from izbench.tasks.spec import TaskSpec
+from izbench.tasks.splits import make_split
+
+MAX_REFERENCES = 5
+"""Human annotations used per task (Instruction Induction has up to 10)."""
+MISMATCHED = 3
+"""Other tasks' references scored as wrong instructions."""
+
+
+@dataclass(frozen=True)
+class SignalResult:
+    """One task's verdict under one set-up."""
+
+    task: str
+    n_examples: int
+    n_references: int
+    n_mismatched: int
+    reference_mean: float
+    empty_mean: float
+    mismatched_mean: float
+    vs_empty: Interval
+    vs_mismatched: Interval
+    chance: float | None
+    """Under choice scoring: the accuracy of a random option."""
+
+    @property
+    def measures(self) -> bool:
+        """Both paired differences are above zero with 95% confidence."""
+        return self.vs_empty.above_zero and self.vs_mismatched.above_zero
+
+
+def mismatched_pool(registry: TaskRegistry, specs: Sequence[TaskSpec]) -> dict[str, str]:
+    """One reference per task, from the selection and the always-available ``core`` suite."""
+    pool: dict[str, str] = {}
+    for spec in [*specs, *(registry.specs[k] for k in registry.suites.get("core", []))]:
+        if spec.name not in pool and registry.availability(spec).available:
+            references = registry.references(spec)
+            if references:
+                pool[spec.name] = references[0]
+    return pool
+
+
+def check_task(
+    runtime: Runtime,
+    registry: TaskRegistry,
+    spec: TaskSpec,
+    pool: dict[str, str],
+    seeds: Sequence[int],
+    n_examples: int,
+) -> SignalResult | None:
+    """The task's signal result, or None when it has no reference instruction."""
+    references = list(registry.references(spec)[:MAX_REFERENCES])
+    if not references:
+        return None
+    others = sorted(name for name in pool if name != spec.name)
+    data = registry.load(spec.key)
+    scorer = make_scorer(runtime, spec.key, spec.metric, data)
+    d_empty: list[float] = []
+    d_mismatch: list[float] = []
+    means: dict[str, list[float]] = {"reference": [], "empty": [], "mismatched": []}
+    chances: list[float] = []
+    n_mismatched = 0
+    for seed in seeds:
+        drawn = rng_for("signal-mismatch", spec.key, seed).sample(others, min(MISMATCHED, len(others)))
+        mismatched = [pool[name] for name in drawn]
+        n_mismatched = len(mismatched)
+        examples = make_split(spec.key, data, seed, n_validation=n_examples).validation
+        scored = scorer.score_many([*references, "", *mismatched], examples)
+        per_example = list(zip(*(s.scores for s in scored), strict=True))
+        for row, example in zip(per_example, examples, strict=True):
+            reference = statistics.fmean(row[: len(references)])
+            empty = row[len(references)]
+            other = statistics.fmean(row[len(references) + 1 :]) if mismatched else empty
+            means["reference"].append(reference)
+            means["empty"].append(empty)
+            means["mismatched"].append(other)
+            d_empty.append(reference - empty)
+            d_mismatch.append(reference - other)
+            if example.options:
+                chances.append(chance(example))
+    seed = derive_seed("signal-bootstrap", spec.key)
+    return SignalResult(
+        task=spec.key,
+        n_examples=len(d_empty),
+        n_references=len(references),
+        n_mismatched=n_mismatched,
+        reference_mean=statistics.fmean(means["reference"]),
+        empty_mean=statistics.fmean(means["empty"]),
+        mismatched_mean=statistics.fmean(means["mismatched"]),
+        vs_empty=bootstrap_mean(d_empty, seed=seed),
+        vs_mismatched=bootstrap_mean(d_mismatch, seed=seed + 1),
+        chance=statistics.fmean(chances) if runtime.settings.score == "choice" and chances else None,
+    )
+
+
+def run_signal(
+    runtime: Runtime,
+    registry: TaskRegistry,
+    specs: Sequence[TaskSpec],
+    seeds: Sequence[int],
+    n_examples: int,
+    on_task: Callable[[TaskSpec, SignalResult | None], None] | None = None,
+) -> list[SignalResult]:
+    """Every selected task's signal result, in order (tasks without references are skipped)."""
+    pool = mismatched_pool(registry, specs)
+    results = []
+    for spec in specs:
+        result = check_task(runtime, registry, spec, pool, seeds, n_examples)
+        if result is not None:
+            results.append(result)
+        if on_task is not None:
+            on_task(spec, result)
+    return results
