@@ -39,7 +39,8 @@ $(STAMP): pyproject.toml Makefile
 install: $(STAMP)
 
 compare: $(STAMP)
-	$(VENV)/bin/izbench compare --tasks core --methods instructzero,ape,uniform --seeds 0 --profile default
+	$(VENV)/bin/izbench compare --tasks core --methods instructzero,ape,uniform,empty --seeds 0 --profile default \
+		--score likelihood --protocol raw
 	$(VENV)/bin/izbench report --out results/report
 
 test: lint typecheck

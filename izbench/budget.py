@@ -74,14 +74,17 @@ class Budget:
             return allowed
 
     def settle(self, kind: str, request: CompletionRequest, answer: Completion | None) -> None:
-        """Replace a reservation by what the call really cost (nothing for a failed call)."""
+        """Replace a reservation by what the call really cost, where that is known.
+
+        A failed call keeps its reservation (and its place in the call count): the endpoint may
+        have billed it. So does an answer that reports no usage: settling it at $0 would let a
+        run spend past ``--max-cost`` on an endpoint that never says what it charged.
+        """
         prices = self.prices.get(kind)
-        if prices is None:
+        if prices is None or answer is None or answer.prompt_tokens + answer.completion_tokens == 0:
             return
         with self._lock:
-            self.cost -= prices.estimate(request)
-            if answer is not None:
-                self.cost += prices.cost(answer.prompt_tokens, answer.completion_tokens)
+            self.cost += prices.cost(answer.prompt_tokens, answer.completion_tokens) - prices.estimate(request)
 
     def describe(self) -> str:
         parts = []

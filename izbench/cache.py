@@ -7,13 +7,13 @@ Key = sha256 of canonical JSON of everything that changes an output::
                  soft-prompt bytes>}
 
 and nothing that does not (API keys, base URLs, timeouts live on the backend, not the request).
-Values are JSON text, never pickle, so a cache can be shared and read without trusting its writer.
+Values are JSON text, never pickle, and the storage layer refuses any row stored otherwise
+(``JSONOnlyDisk``) before reading it, so a cache can be shared and read without trusting its writer.
 Eviction is off: a benchmark's cache is its record, not a performance hint.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import threading
 from collections.abc import Iterator, Sequence
@@ -25,7 +25,8 @@ from typing import Any
 import diskcache
 
 from izbench.budget import Budget, BudgetExhausted
-from izbench.errors import BackendError, CacheMissError
+from izbench.errors import BackendError, CacheMissError, IzbenchError
+from izbench.hashing import canonical_digest, canonical_json
 from izbench.models.base import ModelBackend
 from izbench.models.types import Completion, CompletionRequest
 
@@ -46,11 +47,6 @@ class CacheMode(StrEnum):
     """Read only; a miss is an error. Proves a rerun is fully determined by the cache."""
 
 
-def canonical_json(value: Any) -> str:
-    """JSON with sorted keys and no whitespace: equal values always give equal bytes."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
 def cache_key(backend: ModelBackend, request: CompletionRequest) -> str:
     """The sha256 hex key of one request to one backend."""
     material = {
@@ -60,7 +56,7 @@ def cache_key(backend: ModelBackend, request: CompletionRequest) -> str:
         "revision": backend.revision,
         "request": request.model_dump(mode="json"),
     }
-    return hashlib.sha256(canonical_json(material).encode("utf-8")).hexdigest()
+    return canonical_digest(material)
 
 
 @dataclass
@@ -113,6 +109,42 @@ class CallStats:
         )
 
 
+class UnsafeCacheRow(IzbenchError):
+    """The cache holds a row izbench did not write: pickled data is never loaded."""
+
+
+class JSONOnlyDisk(diskcache.Disk):  # type: ignore[misc]
+    """diskcache's storage with pickle removed: keys and values are text, and a row stored in
+    any other mode (a pickled one, planted by another writer) is refused before it is read, so
+    opening a cache someone sent you cannot run their code."""
+
+    def put(self, key: object) -> tuple[object, bool]:
+        if not isinstance(key, str):
+            raise TypeError(f"cache keys are text, not {type(key).__name__}")
+        return super().put(key)  # type: ignore[no-any-return]
+
+    def get(self, key: object, raw: bool) -> object:
+        if not raw:
+            raise UnsafeCacheRow(self._refusal("a pickled key"))
+        return super().get(key, raw)
+
+    def store(self, value: object, read: bool, key: object = diskcache.core.UNKNOWN) -> object:
+        if not isinstance(value, str):
+            raise TypeError(f"cache values are JSON text, not {type(value).__name__}")
+        return super().store(value, read, key=key)
+
+    def fetch(self, mode: int, filename: str | None, value: object, read: bool) -> object:
+        if mode not in (diskcache.core.MODE_RAW, diskcache.core.MODE_TEXT):
+            raise UnsafeCacheRow(self._refusal("a pickled or binary value"))
+        return super().fetch(mode, filename, value, read)
+
+    def _refusal(self, what: str) -> str:
+        return (
+            f"the response cache at {self._directory} holds {what}, which izbench never writes and never loads; "
+            "it was not read: delete that cache (izbench cache clear) or use another --cache-dir"
+        )
+
+
 class ResponseCache:
     """A directory of stored completions, safe to share between processes (diskcache/SQLite)."""
 
@@ -125,13 +157,17 @@ class ResponseCache:
     def _db(self) -> diskcache.Cache:
         if self._store is None:
             self.directory.mkdir(parents=True, exist_ok=True)
-            self._store = diskcache.Cache(str(self.directory), eviction_policy="none", timeout=120)
+            self._store = diskcache.Cache(
+                str(self.directory), eviction_policy="none", timeout=120, disk=JSONOnlyDisk
+            )
         return self._store
 
     def get_raw(self, key: str) -> str | None:
         """The stored JSON text of ``key``, or None."""
         raw = self._db.get(key)
-        return raw if isinstance(raw, str) else None
+        if raw is not None and not isinstance(raw, str):
+            raise UnsafeCacheRow(f"the response cache at {self.directory} holds a non-text value; it was not used")
+        return raw
 
     def put_raw(self, key: str, raw: str) -> None:
         """Store an entry's JSON text as it is (how a driver writes what its workers computed)."""

@@ -7,6 +7,7 @@ scored), and a cell already finished under the same configuration is read back, 
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 from dataclasses import dataclass
@@ -16,20 +17,20 @@ from typing import Any
 import izbench
 from izbench.errors import ConfigError
 from izbench.methods import get_method
-from izbench.methods.base import Candidate, MethodContext, MethodResult
+from izbench.methods.base import METHOD_PATH_VERSION, Candidate, MethodContext, MethodResult
 from izbench.models.generator import InstructionGenerator
 from izbench.profiles import Profile
 from izbench.runtime import Runtime
 from izbench.scoring import DEFAULT_MAX_TOKENS, DEFAULT_TEMPLATE, Scored, Scorer, output_cap
 from izbench.seeding import rng_for
-from izbench.store import ResultStore, RunKey, StoreWriter
+from izbench.store import ResultStore, RunKey, StoreWriter, config_hash
 from izbench.tasks.metrics import Metric
 from izbench.tasks.options import chance
 from izbench.tasks.registry import TaskRegistry
 from izbench.tasks.splits import make_split
 from izbench.tasks.types import Example, TaskData
 
-CONFIG_FORMAT = 3
+CONFIG_FORMAT = 4
 """Bump when the meaning of a run's configuration changes, so old runs are not reused."""
 
 
@@ -57,6 +58,8 @@ class CellResult:
     test_scores: tuple[float, ...] = ()
     chance: float | None = None
     """Under choice scoring: the test accuracy of picking options at random."""
+    config_hash: str = ""
+    """The cell's configuration: only cells with equal hashes are compared with each other."""
 
 
 def scoring_setup(runtime: Runtime) -> dict[str, Any]:
@@ -87,9 +90,28 @@ def cell_config(runtime: Runtime, profile: Profile) -> dict[str, Any]:
     }
 
 
-def cell_key(runtime: Runtime, method: str, task: str, seed: int, profile: Profile) -> RunKey:
-    """The identity of a cell in the store: (method, task, seed) and everything in its config."""
-    return RunKey(method, task, seed, cell_config(runtime, profile))
+IDENTITY_ONLY = ("task_identity", "method_identity")
+"""Config keys that identify a cell but not its comparison group (cells of different tasks and
+methods under one configuration share a leaderboard)."""
+
+
+def cell_key(runtime: Runtime, registry: TaskRegistry, method: str, task: str, seed: int, profile: Profile) -> RunKey:
+    """The identity of a cell in the store: (method, task, seed), everything in its config, the
+    task's spec and a digest of its examples, and the method's code version, so a changed task
+    file, task data or method is a new cell, never a stale one read back."""
+    spec = registry.get(task)
+    config = cell_config(runtime, profile)
+    config["task_identity"] = {
+        "spec": spec.model_dump(mode="json", exclude={"path"}),
+        "data": registry.digest(spec.key),
+    }
+    config["method_identity"] = {"version": get_method(method).version, "path": METHOD_PATH_VERSION}
+    return RunKey(method, spec.key, seed, config)
+
+
+def comparison_hash(config: dict[str, Any]) -> str:
+    """The hash of what cells must share to stand in one leaderboard or regression check."""
+    return config_hash({k: v for k, v in config.items() if k not in IDENTITY_ONLY})
 
 
 def make_scorer(runtime: Runtime, task: str, metric: Metric, data: TaskData) -> Scorer:
@@ -156,7 +178,7 @@ def run_cell(
 ) -> CellResult:
     method = get_method(method_name)
     spec = registry.get(task)
-    key = cell_key(runtime, method_name, spec.key, seed, profile)
+    key = cell_key(runtime, registry, method_name, spec.key, seed, profile)
     if isinstance(store, ResultStore) and not rerun and store.run_status(key.run_id) == "done":
         return load_cell(store, key.run_id)
     began = time.perf_counter()
@@ -195,7 +217,7 @@ def run_cell(
         scorer=scorer,
         generator=runtime.generator(),
         blackbox_generator=InstructionGenerator(runtime.blackbox()),
-        annotations=data.annotations,
+        annotations=registry.references(spec),
         seed=seed,
         params=dict(profile.params),
         on_candidates=record,
@@ -244,6 +266,7 @@ def run_cell(
         run_id=key.run_id,
         test_scores=test.scores,
         chance=sum(chance(e) for e in split.test) / len(split.test) if runtime.settings.score == "choice" else None,
+        config_hash=comparison_hash(key.config),
     )
     if store is not None:
         store.add_predictions(key.run_id, prediction_rows("test", best.step, split.test, test))
@@ -314,4 +337,5 @@ def load_cell(store: ResultStore, run_id: str) -> CellResult:
         reused=True,
         test_scores=tuple(t["score"] for t in tests),
         chance=metrics.get("chance"),
+        config_hash=comparison_hash(json.loads(run["config_json"])),
     )

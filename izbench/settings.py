@@ -49,11 +49,14 @@ class Settings(BaseSettings):
     """Rows decoded together by the in-process transformers model."""
     local_share_prefixes: bool = True
     """Compute a shared prompt prefix (the instruction) once per batch instead of once per row."""
-    score: ScoreFunction = "generate"
-    """How the scorer values an instruction: generate (greedy answer + task metric), likelihood
-    (mean log-probability per token of the gold answer) or choice (best option by likelihood)."""
-    protocol: PromptProtocol = "chat"
-    """chat: the scorer's prompt inside the black box's chat template; raw: as plain text."""
+    score: ScoreFunction = "likelihood"
+    """How the scorer values an instruction: generate (greedy answer + task metric; the paper's
+    protocol for API black boxes), likelihood (mean log-probability per token of the gold answer)
+    or choice (best option by likelihood). The default is what measured instructions on the most
+    ``core`` tasks with the embedded black box (README, "Scoring")."""
+    protocol: PromptProtocol = "raw"
+    """raw: the scorer's prompt as plain text (as APE prompted GPT-3); chat: inside the black
+    box's chat template."""
     choice_norm: ChoiceNorm = "chars"
     """Under choice: chars divides an option's log-likelihood by its length (acc_norm), none not."""
     scorer_early_stop: bool = True

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 import duckdb
 
 from izbench.errors import ConfigError
+from izbench.hashing import canonical_digest
 
 SCHEMA_VERSION = 2
 
@@ -65,8 +66,7 @@ MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2}
 
 def config_hash(config: dict[str, Any]) -> str:
     """A short, stable hash of a resolved configuration (canonical JSON)."""
-    text = json.dumps(config, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    return canonical_digest(config)[:16]
 
 
 def run_id_for(method: str, task: str, seed: int, cfg_hash: str) -> str:

@@ -166,3 +166,50 @@ def test_two_processes_writing_at_once_lose_nothing(tmp_path: Path) -> None:
     texts = {e["completion"]["text"] for e in cache.entries()}
     assert len(cache) == 300
     assert texts == {f"{w}:{i}" for w in range(2) for i in range(150)}
+
+
+def test_a_planted_pickled_row_is_refused_and_runs_no_code(tmp_path: Path) -> None:
+    """diskcache unpickles rows stored in pickle mode; izbench's storage refuses them unread."""
+    import diskcache
+
+    from izbench.cache import UnsafeCacheRow
+
+    marker = tmp_path / "pwned"
+    cache = ResponseCache(tmp_path / "c", CacheMode.USE)
+    cache.put_raw("good", '{"x": 1}')
+    cache.close()
+    planted = diskcache.Cache(str(tmp_path / "c"))  # an ordinary diskcache writer, pickle and all
+    planted.set("evil", _Exploit(str(marker)))
+    planted.set(("tuple", "key"), "text")
+    planted.close()
+    reopened = ResponseCache(tmp_path / "c", CacheMode.USE)
+    assert reopened.get_raw("good") == '{"x": 1}'
+    with pytest.raises(UnsafeCacheRow, match="never loads"):
+        reopened.get_raw("evil")
+    with pytest.raises(UnsafeCacheRow, match="never loads"):
+        list(reopened.entries())
+    reopened.close()
+    assert not marker.exists()
+
+
+class _Exploit:
+    """Unpickling this writes a file: the code a malicious cache would run."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return (Path.touch, (Path(self.path),))
+
+
+def test_importing_izbench_leaves_the_environment_alone() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import os; import izbench.cli, izbench.models.weights, izbench.models.local; "
+        "assert 'HF_HUB_OFFLINE' not in os.environ and 'TRANSFORMERS_OFFLINE' not in os.environ"
+    )
+    env = {k: v for k, v in __import__("os").environ.items() if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 0, result.stderr[-500:]

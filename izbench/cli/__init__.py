@@ -22,10 +22,37 @@ from izbench.errors import IzbenchError
 __all__ = ["app", "main"]
 
 
+GLOBAL_OPTIONS = ("--cache-dir", "--cache-mode", "--store", "--data-dir", "--bigbench-dir", "--blackbox")
+"""Global options a user may also type after the command (``izbench run ... --store X``). Not
+``--seed``: after ``run`` it is the cell's own seed."""
+
+
+def hoist_global_options(argv: list[str]) -> list[str]:
+    """``argv`` with the global options found after the command moved before it."""
+    command = next(
+        (i for i, a in enumerate(argv) if not a.startswith("-") and (i == 0 or argv[i - 1] not in GLOBAL_OPTIONS)),
+        None,
+    )
+    if command is None:
+        return argv
+    moved: list[str] = []
+    rest: list[str] = []
+    tail = iter(argv[command:])
+    for arg in tail:
+        name = arg.split("=", 1)[0]
+        if name in GLOBAL_OPTIONS:
+            moved.append(arg)
+            if "=" not in arg:
+                moved.append(next(tail, ""))
+        else:
+            rest.append(arg)
+    return argv[:command] + moved + rest
+
+
 def main() -> None:
     """Entry point: user errors become one line on stderr and exit code 2, never a traceback."""
     try:
-        app()
+        app(args=hoist_global_options(sys.argv[1:]), prog_name="izbench")
     except IzbenchError as error:
         err_console.print(f"[bold red]error:[/bold red] {error}", highlight=False)
         sys.exit(2)

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import typer
 
 from izbench.cli._app import err_console, settings_of
-from izbench.runtime import Runtime
+
+if TYPE_CHECKING:
+    from izbench.runtime import Runtime
 
 
 @contextmanager
 def model_session(ctx: typer.Context) -> Iterator[Runtime]:
     """A runtime for the command; on the way out (also on errors) print calls served vs made."""
+    from izbench.runtime import Runtime  # loads the model stack: only commands that call models
+
     runtime = Runtime(settings_of(ctx))
     try:
         yield runtime

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import torch
 import typer
 
 from izbench.cli._app import app, console
 from izbench.cli._session import model_session
-from izbench.models.generator import format_demos
 from izbench.models.types import CompletionRequest
 
 
@@ -59,6 +57,10 @@ def generate_command(
     samples: Annotated[int, typer.Option(min=1)] = 1,
 ) -> None:
     """Have the open LLM write an instruction from demos, optionally with a soft prompt."""
+    import torch
+
+    from izbench.models.generator import format_demos
+
     pairs = [_split_demo(d) for d in demo]
     with model_session(ctx) as runtime:
         generator = runtime.generator()

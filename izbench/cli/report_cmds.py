@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -9,8 +11,6 @@ import typer
 
 from izbench.cli._app import app, console, err_console, settings_of
 from izbench.errors import ConfigError
-from izbench.report import build_leaderboard, load_cells, write_report
-from izbench.report.regress import compare, load_baseline
 from izbench.store import ResultStore
 
 
@@ -20,17 +20,24 @@ def report_command(
     out: Annotated[Path, typer.Option(help="Directory to write the report into.")] = Path("results/report"),
 ) -> None:
     """Write leaderboard.md, index.html, PNG plots and results.json from the store."""
+    from izbench.report import sections, write_report
     with ResultStore.open(settings_of(ctx).store, read_only=True) as store:
-        cells = load_cells(store)
+        parts = sections(store)
         signal = store.signal_rows()
-    if not cells and not signal:
+    if not parts and not signal:
         raise ConfigError(
             f"the store {settings_of(ctx).store} has no finished runs or signal checks; run `izbench compare`"
         )
-    board = build_leaderboard(cells)
-    for path in write_report(cells, board, out, signal):
+    if len(parts) > 1:
+        err_console.print(f"{len(parts)} configurations in the store: one leaderboard each", highlight=False)
+    for path in write_report(parts, out, signal):
         console.print(str(path), highlight=False)
     err_console.print(f"report: {out / 'index.html'}", highlight=False)
+
+
+class FailOn(StrEnum):
+    CHANGE = "change"
+    WORSE = "worse"
 
 
 @app.command("regress")
@@ -38,17 +45,23 @@ def regress_command(
     ctx: typer.Context,
     baseline: Annotated[Path, typer.Option(help="A results.json written by `izbench report`.")],
     tolerance: Annotated[float, typer.Option(min=0.0, help="Allowed change per metric.")] = 0.0,
+    fail_on: Annotated[
+        FailOn, typer.Option(help="change: any metric moved (a replay must reproduce all); worse: only drops.")
+    ] = FailOn.CHANGE,
 ) -> None:
-    """Compare the store with a baseline; exit 1 when any cell moved down or is missing."""
+    """Compare the store with a baseline; exit 1 when a cell is missing or a metric moved (--fail-on)."""
+    from izbench.report import load_cells
+    from izbench.report.regress import compare, load_baseline
+
     base = load_baseline(baseline)
     with ResultStore.open(settings_of(ctx).store, read_only=True) as store:
         cells = load_cells(store)
     moved = compare(base, cells, tolerance)
     for m in moved:
-        method, task, seed = m.cell
+        method, task, seed, config = m.cell
         kind = "REGRESSION" if m.regression else "improved"
         console.print(
-            f"{kind}: {method} {task} seed {seed} {m.metric}: {m.baseline} -> {m.current}",
+            f"{kind}: {method} {task} seed {seed} (config {config}) {m.metric}: {m.baseline} -> {m.current}",
             highlight=False,
         )
     regressions = [m for m in moved if m.regression]
@@ -56,7 +69,7 @@ def regress_command(
         f"{len(base)} baseline cells, {len(moved)} metrics moved beyond {tolerance}, {len(regressions)} regressions",
         highlight=False,
     )
-    if moved:
+    if regressions or (moved and fail_on is FailOn.CHANGE):
         raise typer.Exit(1)
 
 
@@ -73,10 +86,13 @@ def export_command(
     with ResultStore.open(settings_of(ctx).store, read_only=True) as store:
         for table in ("runs", "candidates", "predictions", "metrics"):
             path = out / f"{table}.{format}"
-            options = {
-                "parquet": "FORMAT parquet",
-                "csv": "FORMAT csv, HEADER",
-                "json": "FORMAT json",
-            }[format]
-            store.db.execute(f"COPY {table} TO '{path}' ({options})")  # noqa: S608
+            # The relation API takes the path as a value, never as SQL text.
+            relation = store.db.cursor().table(table)
+            if format == "parquet":
+                relation.write_parquet(str(path))
+            elif format == "csv":
+                relation.write_csv(str(path), header=True)
+            else:
+                rows = [dict(zip(relation.columns, r, strict=True)) for r in relation.fetchall()]
+                path.write_text("\n".join(json.dumps(r, default=str) for r in rows) + ("\n" if rows else ""))
             console.print(str(path), highlight=False)

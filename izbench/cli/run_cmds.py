@@ -3,29 +3,28 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from izbench.budget import BudgetExhausted
 from izbench.cache import CacheMode
 from izbench.cli._app import app, console, err_console, registry_of
 from izbench.cli._options import ChoiceNormOption, PromptOption, ScoreOption, with_flags
 from izbench.cli._session import model_session
 from izbench.errors import ConfigError
-from izbench.methods import get_method
 from izbench.profiles import Profile, get_profile
-from izbench.report import build_leaderboard
-from izbench.report.render import chance_text, entry_text
-from izbench.runner import CellResult, cell_key, load_cell, run_cell, scoring_setup
-from izbench.runtime import Runtime
 from izbench.scoring import MAX_ANSWERS
 from izbench.settings import Settings
 from izbench.store import ResultStore
-from izbench.tasks.registry import TaskRegistry
-from izbench.tasks.types import TaskData
+
+if TYPE_CHECKING:  # the model stack is imported by the commands that run cells, not by --help
+    from izbench.budget import BudgetExhausted
+    from izbench.runner import CellResult
+    from izbench.runtime import Runtime
+    from izbench.tasks.registry import TaskRegistry
+    from izbench.tasks.types import TaskData
 
 ProfileOption = Annotated[str, typer.Option(help="Budget preset: smoke | default | paper.")]
 BudgetOption = Annotated[int | None, typer.Option(min=1, help="Distinct candidates (overrides the profile).")]
@@ -79,6 +78,9 @@ def run_command(
     choice_norm: ChoiceNormOption = None,
 ) -> None:
     """Run one (method, task, seed) cell, store it, and print its candidates and scores."""
+    from izbench.methods import get_method
+    from izbench.runner import run_cell
+
     get_method(method)  # fail fast on a typo, before any model loads
     chosen = _profile(profile, budget, n_validation, n_test, scale)
     registry = registry_of(ctx)
@@ -132,6 +134,9 @@ def compare_command(
     choice_norm: ChoiceNormOption = None,
 ) -> None:
     """Run every (method, task, seed) cell into the store and print a leaderboard."""
+    from izbench.methods import get_method
+    from izbench.runner import scoring_setup
+
     method_names = [m.strip() for m in methods.split(",") if m.strip()]
     for name in method_names:
         get_method(name)
@@ -187,7 +192,7 @@ def compare_command(
         bar = progress.add_task("cells", total=len(cells))
         if executor is Executor.RAY:
             results = _compare_on_ray(
-                runtime, store, cells, chosen, _rerun(settings, rerun), ray_address, workers, progress, bar
+                runtime, registry, store, cells, chosen, _rerun(settings, rerun), ray_address, workers, progress, bar
             )
         else:
             stopped = _compare_here(
@@ -216,6 +221,9 @@ def _compare_here(
     bar: TaskID,
 ) -> BudgetExhausted | None:
     """Cells one after another in this process, appended to ``results``; stops at the budget."""
+    from izbench.budget import BudgetExhausted
+    from izbench.runner import run_cell
+
     for method, task, seed in cells:
         stats = runtime.stats
         progress.update(bar, description=f"{method} {task} s{seed} | calls {stats.made} made, {stats.served} cached")
@@ -229,6 +237,7 @@ def _compare_here(
 
 def _compare_on_ray(
     runtime: Runtime,
+    registry: TaskRegistry,
     store: ResultStore,
     cells: list[tuple[str, str, int]],
     profile: Profile,
@@ -240,11 +249,12 @@ def _compare_on_ray(
 ) -> list[CellResult]:
     """Cells the store has are read back here; the rest run on Ray and are written as they finish."""
     from izbench.distributed import run_cells_on_ray
+    from izbench.runner import cell_key, load_cell
 
     by_cell: dict[tuple[str, str, int], CellResult] = {}
     todo = []
     for cell in cells:
-        run_id = cell_key(runtime, *cell, profile).run_id
+        run_id = cell_key(runtime, registry, *cell, profile).run_id
         if not rerun and store.run_status(run_id) == "done":
             by_cell[cell] = load_cell(store, run_id)
             progress.advance(bar)
@@ -289,6 +299,9 @@ def projected_cost_text(settings: Settings, calls: int) -> str:
 
 def leaderboard(results: list[CellResult]) -> Table:
     """The rich form of the report's leaderboard: mean [95% interval], average, rank, wins."""
+    from izbench.report import build_leaderboard
+    from izbench.report.render import chance_text, entry_text
+
     board = build_leaderboard(results)
     table = Table(title="test score (mean over seeds [95% interval])")
     table.add_column("task")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -12,9 +12,10 @@ from rich.table import Table
 from izbench.cli._app import app, console, err_console, registry_of
 from izbench.cli._options import ChoiceNormOption, PromptOption, ScoreOption, with_flags
 from izbench.cli._session import model_session
-from izbench.runner import scoring_setup
-from izbench.signal_check import SignalResult, run_signal
 from izbench.store import ResultStore
+
+if TYPE_CHECKING:
+    from izbench.signal_check import SignalResult
 
 
 def parse_seeds(seeds: str) -> list[int]:
@@ -67,6 +68,9 @@ def signal_command(
 ) -> None:
     """Score each task's reference instructions ('ref'),, no instruction and other tasks' instructions on the
     same examples, and say whether the set-up tells them apart (stored; `izbench report` shows it)."""
+    from izbench.runner import scoring_setup
+    from izbench.signal_check import run_signal
+
     settings = with_flags(ctx, score=score, protocol=protocol, choice_norm=choice_norm)
     seed_list = parse_seeds(seeds)
     registry = registry_of(ctx)

@@ -27,6 +27,8 @@ RESAMPLE_TEMPLATE = (
 
 class APE:
     name = "ape"
+    version = 1
+    """Bump when a change of this method alters what it proposes (part of every cell\'s identity)."""
 
     def optimize(self, context: MethodContext, budget: int, rng: random.Random) -> MethodResult:
         use_local = context.param("ape_generator", "blackbox") == "local"

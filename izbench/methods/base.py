@@ -113,10 +113,16 @@ class Tracker:
         return added
 
 
+METHOD_PATH_VERSION = 1
+"""Bump when the code every method shares (Tracker, splits of demos) changes what they propose."""
+
+
 class Method(Protocol):
     """An instruction optimizer: proposes candidates within ``budget`` distinct instructions."""
 
     name: str
+    version: int
+    """The method's own code version; with ``METHOD_PATH_VERSION`` part of each cell's identity."""
 
     def optimize(self, context: MethodContext, budget: int, rng: random.Random) -> MethodResult: ...
 

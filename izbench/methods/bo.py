@@ -44,8 +44,13 @@ def sobol_points(n: int, dim: int, seed: int) -> torch.Tensor:
     return engine.draw(n).to(torch.double) * 2 - 1
 
 
-def fit_model(z: torch.Tensor, y: torch.Tensor, scores: torch.Tensor, coupled: bool) -> SingleTaskGP:
-    """The GP on evaluated soft prompts ``z`` (n, d) with mean scores ``y`` (n,)."""
+def fit_model(z: torch.Tensor, y: torch.Tensor, scores: torch.Tensor, coupled: bool, seed: int = 0) -> SingleTaskGP:
+    """The GP on evaluated soft prompts ``z`` (n, d) with mean scores ``y`` (n,).
+
+    When a fit fails, botorch retries from hyperparameters sampled from their priors with
+    torch's global RNG; the fit runs on a forked RNG seeded from ``seed`` and the data size, so
+    a cell's proposals never depend on what ran before it in the process.
+    """
     if coupled:
         # The kernel's anchor points must be in the same (unit-cube) space as its inputs.
         base = InstructionCoupledKernel((z + 1) / 2, scores)
@@ -62,10 +67,11 @@ def fit_model(z: torch.Tensor, y: torch.Tensor, scores: torch.Tensor, coupled: b
         outcome_transform=Standardize(m=1),
     )
     mll = ExactMarginalLogLikelihood(model.likelihood, model)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), torch.random.fork_rng(devices=[]):
         # A flat score surface (all candidates equal) is common with small LLMs; fitting still
         # returns usable hyperparameters, so its optimisation warnings are not errors here.
         warnings.simplefilter("ignore")
+        torch.manual_seed(derive_seed("gp-fit", seed, len(y)) % (2**63))
         fit_gpytorch_mll(mll)
     return model
 
@@ -79,7 +85,7 @@ def propose(
     seed: int,
 ) -> torch.Tensor:
     """``n`` new soft prompts: EI maximised by CMA-ES from each of the ``n`` best points so far."""
-    model = fit_model(z, y, scores, settings.coupled)
+    model = fit_model(z, y, scores, settings.coupled, seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # botorch suggests LogEI; the paper uses analytic EI
         acquisition = ExpectedImprovement(model, best_f=y.max())

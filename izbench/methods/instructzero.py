@@ -19,6 +19,8 @@ from izbench.methods.soft_prompt import SoftPromptWriter, z_tuple
 
 class InstructZero:
     name = "instructzero"
+    version = 1
+    """Bump when a change of this method alters what it proposes (part of every cell\'s identity)."""
 
     def __init__(self, coupled: bool = True) -> None:
         self.coupled = coupled

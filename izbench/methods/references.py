@@ -17,6 +17,7 @@ from izbench.models.generator import InstructionGenerator, format_demos
 
 class Human:
     name = "human"
+    version = 1
     score_all_on_test = True
 
     def optimize(self, context: MethodContext, budget: int, rng: random.Random) -> MethodResult:
@@ -29,6 +30,7 @@ class Human:
 
 class Empty:
     name = "empty"
+    version = 1
 
     def optimize(self, context: MethodContext, budget: int, rng: random.Random) -> MethodResult:
         tracker = Tracker(context)
@@ -38,6 +40,7 @@ class Empty:
 
 class Manual:
     name = "manual"
+    version = 1
 
     def optimize(self, context: MethodContext, budget: int, rng: random.Random) -> MethodResult:
         writer = InstructionGenerator(context.generator.client, template=APE_TEMPLATE, max_new_tokens=50)

@@ -12,6 +12,8 @@ from izbench.methods.soft_prompt import SoftPromptWriter, z_tuple
 
 class Uniform:
     name = "uniform"
+    version = 1
+    """Bump when a change of this method alters what it proposes (part of every cell\'s identity)."""
 
     def optimize(self, context: MethodContext, budget: int, rng: random.Random) -> MethodResult:
         writer = SoftPromptWriter(context)

@@ -22,12 +22,13 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from izbench.errors import BackendError
 from izbench.models.openai_backend import OpenAIBackend
-from izbench.models.types import CompletionRequest
+from izbench.models.types import Completion, CompletionRequest
 from izbench.models.weights import WeightsInfo, load_tokenizer, weights_info
 
 _PR_SET_PDEATHSIG = 1
@@ -159,17 +160,29 @@ class LlamaCppBackend(OpenAIBackend):
     ) -> None:
         info = info or weights_info()
         self._model_dir = model_dir
+        # Started by the first call, not here: the backend's identity (its revision) comes from
+        # the weights, so a run served entirely from the cache never starts a server.
         self.server = LlamaCppServer(info.gguf, alias=info.model_id)
-        self.server.start()
         version = importlib.metadata.version("llama-cpp-python")
         super().__init__(
-            self.server.base_url,
+            "http://127.0.0.1/v1",  # replaced by the server's address once it is started
             info.model_id,
             kind="llamacpp",
             revision=f"gguf-sha256:{info.sha256};llama-cpp-python-{version}",
             # llama_cpp.server answers one request at a time; more threads only queue.
             concurrency=concurrency,
         )
+
+    def start(self) -> None:
+        """Start the server (once) and point the client at it."""
+        if self.server.pid is None:
+            self.server.start()
+            self.base_url = self.server.base_url
+            super().close()  # a client made before now would point at no server
+
+    def complete(self, requests: Sequence[CompletionRequest]) -> list[Completion | BackendError]:
+        self.start()
+        return super().complete(requests)
 
     @functools.cached_property
     def _tokenizer(self) -> Any:

@@ -61,21 +61,32 @@ class OpenAIBackend:
     ) -> None:
         self.kind = kind
         self.model_id = model
-        self.revision = revision or model
+        # Two endpoints can serve different models under one name, so without an explicit
+        # revision the endpoint is part of the identity (and so of every cache key).
+        self.revision = revision or f"{model}@{base_url.rstrip('/')}"
         self.base_url = base_url
         self.concurrency = max(1, concurrency)
         self.max_attempts = max_attempts
         self.backoff_base_s = backoff_base_s
         self.backoff_max_s = backoff_max_s
-        # Retries are ours (tenacity), so the client must not retry underneath them.
-        self._client = openai.OpenAI(
-            base_url=base_url, api_key=api_key or "not-needed", timeout=timeout_s, max_retries=0
-        )
+        self._api_key = api_key
+        self._timeout_s = timeout_s
+        self._client_instance: openai.OpenAI | None = None
         self.limiter = RateLimiter(rpm, tpm, rate_window_s)
         self._echo_checked: dict[str, float] = {}
         """Protocol -> the probe's score, for endpoints whose echoed log-probabilities passed."""
         self.attempts = 0
         """HTTP attempts made, retries included; useful to see how hard the server pushed back."""
+
+    @property
+    def _client(self) -> openai.OpenAI:
+        """The HTTP client, made on the first call (building a backend contacts nothing)."""
+        if self._client_instance is None:
+            # Retries are ours (tenacity), so the client must not retry underneath them.
+            self._client_instance = openai.OpenAI(
+                base_url=self.base_url, api_key=self._api_key or "not-needed", timeout=self._timeout_s, max_retries=0
+            )
+        return self._client_instance
 
     def prompt_text(self, request: CompletionRequest) -> str:
         """The text sent to ``/v1/completions``: raw prompts as they are. A chat prompt needs the
@@ -235,7 +246,9 @@ class OpenAIBackend:
             return list(pool.map(self._safe_call, requests))
 
     def close(self) -> None:
-        self._client.close()
+        if self._client_instance is not None:
+            self._client_instance.close()
+            self._client_instance = None
 
 
 def _spelled_from_end(tokens: list[str], end: int, text: str) -> int:
@@ -250,9 +263,9 @@ def _spelled_from_end(tokens: list[str], end: int, text: str) -> int:
 def _describe(error: BaseException | None) -> str:
     """One line for an OpenAI client error, with a hint for the common causes."""
     if isinstance(error, openai.APIConnectionError):
-        return "cannot connect (is the server running and the --base-url right?)"
+        return "cannot connect (is the server running and IZBENCH_OPENAI_BASE_URL right?)"
     if isinstance(error, openai.AuthenticationError):
-        return "authentication failed (set OPENAI_API_KEY or --api-key)"
+        return "authentication failed (set OPENAI_API_KEY or IZBENCH_OPENAI_API_KEY)"
     if isinstance(error, openai.APIStatusError):
         return f"HTTP {error.status_code}: {str(error.message)[:200]}"
     return f"{type(error).__name__}: {str(error)[:200]}"

@@ -8,10 +8,12 @@ serialise to canonical JSON and never change after they are made.
 from __future__ import annotations
 
 import base64
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import torch
 from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator, model_validator
+
+if TYPE_CHECKING:  # torch is imported where a tensor is made: commands that load no model never pay for it
+    import torch
 
 Role = Literal["system", "user", "assistant"]
 StopRule = Literal["answer"]
@@ -57,11 +59,15 @@ class SoftPrompt(BaseModel):
         """Freeze a (tokens, hidden) tensor; any dtype or device is converted to CPU float32."""
         if tensor.dim() != 2:
             raise ValueError(f"soft prompt must be 2-D (tokens, hidden), got shape {tuple(tensor.shape)}")
+        import torch
+
         values = tensor.detach().to("cpu", torch.float32).contiguous()
         return cls(data=values.numpy().tobytes(), shape=(values.shape[0], values.shape[1]))
 
     def to_tensor(self) -> torch.Tensor:
         """The embeddings as a new CPU float32 tensor."""
+        import torch
+
         flat = torch.frombuffer(bytearray(self.data), dtype=torch.float32)
         return flat.reshape(self.shape).clone()
 

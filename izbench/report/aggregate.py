@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import json
 import statistics
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,6 +50,7 @@ def cell_record(cell: CellResult) -> dict[str, Any]:
         "best_instruction": cell.best_instruction,
         "test_scores": list(cell.test_scores),
         "chance": cell.chance,
+        "config_hash": cell.config_hash,
         "curve": list(curve(cell)),
     }
 
@@ -56,6 +58,40 @@ def cell_record(cell: CellResult) -> dict[str, Any]:
 def load_cells(store: ResultStore) -> list[CellResult]:
     """Every finished run, read back as the runner would return it."""
     return [load_cell(store, run["run_id"]) for run in store.runs("done")]
+
+
+def config_title(config: dict[str, Any]) -> str:
+    """A configuration in a few words: score function, protocol, profile, black box."""
+    profile = config.get("profile", {})
+    blackbox = config.get("blackbox", {})
+    norm = f" ({config['choice_norm']})" if "choice_norm" in config else ""
+    return (
+        f"score {config.get('score', 'generate')}{norm}, protocol {config.get('protocol', 'chat')}, budget "
+        f"{profile.get('budget')} / {profile.get('n_validation')} validation / {profile.get('n_test')} test, "
+        f"black box {blackbox.get('kind')}:{blackbox.get('model')}"
+    )
+
+
+@dataclass(frozen=True)
+class Section:
+    """The cells of one configuration: they, and only they, share a leaderboard."""
+
+    title: str
+    config_hash: str
+    cells: list[CellResult]
+    board: Leaderboard
+
+
+def sections(store: ResultStore) -> list[Section]:
+    """One leaderboard per configuration in the store, most cells first."""
+    configs = {r["config_hash"]: json.loads(r["config_json"]) for r in store.runs("done")}
+    by_config: dict[str, list[CellResult]] = {}
+    for cell in load_cells(store):
+        by_config.setdefault(cell.config_hash, []).append(cell)
+    ordered = sorted(by_config.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+    return [
+        Section(f"{config_title(configs[h])} (config {h})", h, cells, build_leaderboard(cells)) for h, cells in ordered
+    ]
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,9 @@
 """Regression check: the store's cells against a saved ``results.json``.
 
 A cell regresses when its validation or test score moved by more than the tolerance (exact by
-default: a replayed run must reproduce every metric) or when it is missing from the store.
+default: a replayed run must reproduce every metric) or when it is missing from the store. Cells
+are matched by (method, task, seed, config hash), so a cell is never checked against one run
+under another score function, protocol, profile or model.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from izbench.runner import CellResult
 
 @dataclass(frozen=True)
 class Moved:
-    cell: tuple[str, str, int]
+    cell: CellKey
     metric: str
     baseline: float | None
     current: float | None
@@ -27,19 +29,22 @@ class Moved:
         return self.current is None or self.baseline is None or self.current < self.baseline
 
 
-def load_baseline(path: Path) -> dict[tuple[str, str, int], dict[str, Any]]:
+CellKey = tuple[str, str, int, str]
+"""(method, task, seed, config hash): a cell is only ever compared with one of equal config."""
+
+
+def load_baseline(path: Path) -> dict[CellKey, dict[str, Any]]:
     try:
         cells = json.loads(path.read_text())["cells"]
-        return {(c["method"], c["task"], int(c["seed"])): c for c in cells}
+        return {(c["method"], c["task"], int(c["seed"]), c["config_hash"]): c for c in cells}
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise ConfigError(f"{path} is not an izbench results.json ({error}); write one with `izbench report`") from None
 
 
-def compare(
-    baseline: dict[tuple[str, str, int], dict[str, Any]], cells: list[CellResult], tolerance: float = 0.0
-) -> list[Moved]:
-    """Every metric of every baseline cell that moved by more than ``tolerance``."""
-    current = {(c.method, c.task, c.seed): c for c in cells}
+def compare(baseline: dict[CellKey, dict[str, Any]], cells: list[CellResult], tolerance: float = 0.0) -> list[Moved]:
+    """Every metric of every baseline cell that moved by more than ``tolerance``; a baseline cell
+    with no cell of the same configuration in the store counts as missing."""
+    current = {(c.method, c.task, c.seed, c.config_hash): c for c in cells}
     moved = []
     for key, base in sorted(baseline.items()):
         cell = current.get(key)

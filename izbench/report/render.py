@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from izbench.report.aggregate import Leaderboard, cell_record, curve
+from izbench.report.aggregate import Leaderboard, Section, cell_record, curve
 from izbench.runner import CellResult
 
 if TYPE_CHECKING:
@@ -33,9 +33,11 @@ def chance_text(board: Leaderboard, task: str) -> str:
     return f"{board.chance[task]:.3f}" if task in board.chance else "-"
 
 
-def leaderboard_markdown(board: Leaderboard) -> str:
+def leaderboard_markdown(board: Leaderboard, title: str = "Leaderboard", level: int = 2) -> str:
+    """One configuration's leaderboard and paired comparisons, under a heading of ``level``."""
+    h = "#" * level
     lines = [
-        "# izbench leaderboard",
+        f"{h} {title}",
         "",
         "Test score per task (mean over seeds, 95% t-interval when there are several seeds).",
         "",
@@ -51,7 +53,7 @@ def leaderboard_markdown(board: Leaderboard) -> str:
     if board.pairwise:
         lines += [
             "",
-            "## Paired comparisons (test examples, same task and seed)",
+            f"{h}# Paired comparisons (test examples, same task and seed)",
             "",
             "| A vs B | examples | mean A-B [95% bootstrap] | A better / B better | sign test p |",
             "| --- | ---: | --- | --- | ---: |",
@@ -106,7 +108,8 @@ def _png(fig: Figure) -> bytes:
     return buffer.getvalue()
 
 
-def _html(board: Leaderboard, images: dict[str, bytes]) -> str:
+def _html_section(board: Leaderboard, images: dict[str, bytes], title: str, suffix: str) -> str:
+    """One configuration's leaderboard, plots, paired comparisons and best instructions."""
     esc = html.escape
     head = "".join(f"<th>{esc(m)}</th>" for m in board.methods) + ("<th>chance</th>" if board.chance else "")
     rows = "".join(
@@ -134,6 +137,21 @@ def _html(board: Leaderboard, images: dict[str, bytes]) -> str:
         f'<figure><img alt="{esc(name)}" src="data:image/png;base64,{base64.b64encode(data).decode()}"></figure>'
         for name, data in images.items()
     )
+    return f"""<h2>{esc(title)}</h2>
+<table id="leaderboard{suffix}"><thead><tr><th>task</th>{head}</tr></thead><tbody>{rows}
+<tr><td><b>average</b></td>{average}</tr><tr><td>average rank</td>{ranks}</tr><tr><td>wins</td>{wins}</tr>
+</tbody></table>
+{pictures}
+<h3>Paired comparisons</h3>
+<table id="pairwise{suffix}"><thead><tr><th>A vs B</th><th>examples</th><th>mean A-B [95% bootstrap]</th>
+<th>A better / B better</th><th>sign test p</th></tr></thead><tbody>{pairs}</tbody></table>
+<h3>Best instruction per task and method</h3>
+<table id="best{suffix}"><thead><tr><th>task</th><th>method</th><th>instruction</th></tr></thead><tbody>{best}</tbody>
+</table>
+"""
+
+
+def _html_page(body: str) -> str:
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>izbench report</title>
 <style>
@@ -144,16 +162,7 @@ th {{ background: #f3f3f3; }}
 figure {{ display: inline-block; margin: 0.5rem; }}
 </style></head><body>
 <h1>izbench report</h1>
-<h2>Leaderboard</h2>
-<table id="leaderboard"><thead><tr><th>task</th>{head}</tr></thead><tbody>{rows}
-<tr><td><b>average</b></td>{average}</tr><tr><td>average rank</td>{ranks}</tr><tr><td>wins</td>{wins}</tr>
-</tbody></table>
-{pictures}
-<h2>Paired comparisons</h2>
-<table id="pairwise"><thead><tr><th>A vs B</th><th>examples</th><th>mean A-B [95% bootstrap]</th>
-<th>A better / B better</th><th>sign test p</th></tr></thead><tbody>{pairs}</tbody></table>
-<h2>Best instruction per task and method</h2>
-<table id="best"><thead><tr><th>task</th><th>method</th><th>instruction</th></tr></thead><tbody>{best}</tbody></table>
+{body}
 </body></html>
 """
 
@@ -222,23 +231,37 @@ def signal_html(rows: list[dict[str, Any]]) -> str:
     return "\n".join(parts)
 
 
-def write_report(
-    cells: list[CellResult], board: Leaderboard, out: Path, signal: list[dict[str, Any]] | None = None
-) -> list[Path]:
-    """Write every report file into ``out``; returns the paths written."""
+def write_report(sections: list[Section], out: Path, signal: list[dict[str, Any]] | None = None) -> list[Path]:
+    """Write every report file into ``out``; returns the paths written.
+
+    Each configuration gets its own leaderboard (cells of different configurations are never
+    averaged together); with one configuration the plots are ``curves.png`` and
+    ``leaderboard.png``, with several they carry the configuration's hash.
+    """
     out.mkdir(parents=True, exist_ok=True)
     signal = signal or []
-    images = {"curves": _curves_png(cells, board), "leaderboard": _bars_png(board)} if cells else {}
-    written = []
-    for name, data in images.items():
-        path = out / f"{name}.png"
-        path.write_bytes(data)
-        written.append(path)
-    board_md = leaderboard_markdown(board) if cells else "# izbench report\n"
-    (out / "leaderboard.md").write_text(board_md + signal_markdown(signal))
-    page = _html(board, images) if cells else "<!doctype html>\n<html lang=\"en\"><body>\n</body></html>\n"
-    (out / "index.html").write_text(page.replace("</body></html>", signal_html(signal) + "\n</body></html>"))
-    results = {"cells": [cell_record(c) for c in sorted(cells, key=lambda c: (c.task, c.method, c.seed))]}
+    written: list[Path] = []
+    markdown = ["# izbench report", ""]
+    if len(sections) > 1:
+        markdown.append(
+            f"The store holds {len(sections)} configurations; each has its own leaderboard, and cells of "
+            "different configurations are never averaged together."
+        )
+    pages = []
+    for k, section in enumerate(sections):
+        suffix = "" if len(sections) == 1 else f"-{section.config_hash}"
+        images = {"curves": _curves_png(section.cells, section.board), "leaderboard": _bars_png(section.board)}
+        for name, data in images.items():
+            path = out / f"{name}{suffix}.png"
+            path.write_bytes(data)
+            written.append(path)
+        markdown.append(leaderboard_markdown(section.board, section.title))
+        pages.append(_html_section(section.board, images, section.title, "" if k == 0 else suffix))
+    (out / "leaderboard.md").write_text("\n".join(markdown) + signal_markdown(signal))
+    (out / "index.html").write_text(_html_page("\n".join(pages) + signal_html(signal)))
+    cells = [c for section in sections for c in section.cells]
+    ordered = sorted(cells, key=lambda c: (c.config_hash, c.task, c.method, c.seed))
+    results = {"cells": [cell_record(c) for c in ordered]}
     (out / "results.json").write_text(json.dumps(results, indent=1, sort_keys=True))
     written += [out / "leaderboard.md", out / "index.html", out / "results.json"]
     return written

@@ -9,13 +9,13 @@ the key: a change to any of them builds afresh, and a stale file is never read.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from collections.abc import Callable
 from functools import cache
 from importlib import metadata
 from pathlib import Path
 
+from izbench.hashing import canonical_digest
 from izbench.tasks import core
 from izbench.tasks.spec import TaskSpec
 from izbench.tasks.types import TaskData
@@ -61,7 +61,7 @@ def key_of(spec: TaskSpec) -> str:
         "execute_size": spec.execute_size,
         "code": _code_fingerprint(),
     }
-    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
+    return canonical_digest(fields)
 
 
 def load_or_build(spec: TaskSpec, build: Callable[[], TaskData], directory: Path | None = None) -> TaskData:

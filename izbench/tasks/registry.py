@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from izbench.errors import ConfigError
+from izbench.hashing import canonical_digest
 from izbench.seeding import rng_for
 from izbench.tasks import bigbench, core, datacache, instruction_induction
 from izbench.tasks.options import with_options
@@ -48,6 +49,7 @@ class TaskRegistry:
         self.data_dir = data_dir
         self.bigbench_dir = bigbench_dir
         self._data: dict[str, TaskData] = {}
+        self._digests: dict[str, str] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TaskRegistry:
@@ -147,6 +149,13 @@ class TaskRegistry:
         if spec.options is not None:
             data = with_options(spec.options, data, f"task {spec.key}")
         return data
+
+    def digest(self, name: str) -> str:
+        """sha256 of the task's examples and annotations: changed data is a new cell identity."""
+        key = self.get(name).key
+        if key not in self._digests:
+            self._digests[key] = canonical_digest(self.load(key).model_dump(mode="json"))
+        return self._digests[key]
 
     def references(self, spec: TaskSpec) -> tuple[str, ...]:
         """Human-written instructions for the task: its annotations, else its file's reference."""

@@ -129,3 +129,35 @@ def test_max_cost_without_prices_is_one_line(tmp_path: Path) -> None:
     result = izbench("compare", "--tasks", "sum", "--methods", "uniform", "--max-cost", "1", tmp=tmp_path)
     assert result.returncode == 2
     assert "--max-cost needs prices" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_global_options_also_work_after_the_command(tmp_path: Path) -> None:
+    from izbench.cli import hoist_global_options
+
+    assert hoist_global_options(["run", "--method", "empty", "--store", "x.db", "--seed", "3"]) == [
+        "--store", "x.db", "run", "--method", "empty", "--seed", "3"
+    ]  # fmt: skip
+    assert hoist_global_options(["--store", "a", "runs", "list", "--cache-dir=c"]) == [
+        "--store", "a", "--cache-dir=c", "runs", "list"
+    ]  # fmt: skip
+    missing = tmp_path / "elsewhere.duckdb"
+    result = izbench("runs", "list", "--store", str(missing), tmp=tmp_path)
+    assert result.returncode == 2 and f"no results store at {missing}" in result.stderr
+
+
+def test_commands_that_load_no_model_do_not_import_torch(tmp_path: Path) -> None:
+    for args in (["--help"], ["runs", "list"], ["cache", "stats"]):
+        code = (
+            "import sys; sys.argv = ['izbench', *sys.argv[1:]]\n"
+            "from izbench.cli import main\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            "assert 'torch' not in sys.modules, 'torch imported'\n"
+        )
+        result = subprocess.run(
+            [sys.executable, "-c", code, *args],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "IZBENCH_STORE": str(tmp_path / "none.duckdb"), "IZBENCH_CACHE_DIR": str(tmp_path / "c")},
+            timeout=120,
+        )
+        assert result.returncode == 0, (args, result.stderr[-800:])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import duckdb
@@ -55,3 +56,48 @@ def test_compare_warns_where_the_set_up_measures_nothing(tmp_path: Path) -> None
     assert "does not measure instructions on core/sum" in result.stderr
     other = izbench("compare", "--tasks", "sum", "--methods", "empty", "--profile", "smoke", tmp=tmp_path)
     assert other.returncode == 0 and "does not measure" not in other.stderr
+    # The store now holds the same cell under two score functions: never one leaderboard.
+    report = izbench("report", "--out", str(tmp_path / "report"), tmp=tmp_path)
+    assert report.returncode == 0, report.stderr
+    assert "2 configurations in the store" in report.stderr
+    markdown = (tmp_path / "report" / "leaderboard.md").read_text()
+    assert "## score likelihood, protocol raw" in markdown and "## score generate, protocol chat" in markdown
+    assert markdown.count("| core/sum |") == 2
+    results = json.loads((tmp_path / "report" / "results.json").read_text())
+    assert len({c["config_hash"] for c in results["cells"]}) == 2
+    # Each cell is checked against the baseline cell of its own configuration only.
+    same = izbench("regress", "--baseline", str(tmp_path / "report" / "results.json"), tmp=tmp_path)
+    assert same.returncode == 0 and "2 baseline cells" in same.stdout and "0 regressions" in same.stdout
+
+
+def test_choice_compare_runs_replays_and_reports_chance(tmp_path: Path) -> None:
+    args = ("compare", "--tasks", "larger_animal", "--methods", "empty,human", "--profile", "smoke", "--score", "choice")
+    cold = izbench(*args, tmp=tmp_path)
+    assert cold.returncode == 0, cold.stderr
+    assert "chance" in cold.stdout and "0.500" in cold.stdout  # two animals: chance is 1/2
+    replay = izbench("--cache-mode", "replay", *args, tmp=tmp_path)
+    assert replay.returncode == 0, replay.stderr
+    assert " 0 made" in replay.stderr
+    con = duckdb.connect(str(tmp_path / "izbench.duckdb"), read_only=True)
+    scores = con.execute("SELECT DISTINCT score FROM predictions").fetchall()
+    con.close()
+    assert {s for (s,) in scores} <= {0.0, 1.0}
+    report = izbench("report", "--out", str(tmp_path / "report"), tmp=tmp_path)
+    assert report.returncode == 0 and "| chance |" in (tmp_path / "report" / "leaderboard.md").read_text()
+    # A task without options refuses choice before any model is called.
+    refused = izbench("compare", "--tasks", "sum", "--methods", "empty", "--profile", "smoke", "--score", "choice", tmp=tmp_path)
+    assert refused.returncode == 2
+    assert "--score choice needs answer options, and core/sum have none" in refused.stderr
+
+
+def test_a_cell_identity_is_read_from_settings_without_starting_a_server(tmp_path: Path) -> None:
+    """A warm rerun computes every cell's key; with --blackbox llamacpp that must start nothing."""
+    from izbench.profiles import get_profile
+    from izbench.runner import cell_key
+    from izbench.tasks.registry import TaskRegistry
+
+    settings = Settings(store=tmp_path / "s.duckdb", cache_dir=tmp_path / "c", blackbox="llamacpp")
+    with Runtime(settings) as runtime:
+        key = cell_key(runtime, TaskRegistry(), "empty", "sum", 0, get_profile("smoke"))
+        assert key.config["blackbox"]["kind"] == "llamacpp"
+        assert runtime.backend("llamacpp").server.pid is None  # type: ignore[attr-defined]

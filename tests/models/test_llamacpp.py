@@ -35,6 +35,8 @@ def _alive(pid: int) -> bool:
 
 def test_server_answers_through_the_openai_client_and_stops() -> None:
     backend = LlamaCppBackend()
+    assert backend.server.pid is None  # building the backend starts nothing; its first call does
+    backend.start()
     pid = backend.server.pid
     assert pid is not None
     try:
@@ -62,6 +64,7 @@ def test_killed_parent_leaves_no_orphan_server() -> None:
         import sys, time
         from izbench.models.llamacpp import LlamaCppBackend
         backend = LlamaCppBackend()
+        backend.start()
         print(backend.server.pid, flush=True)
         time.sleep(600)
         """

@@ -196,3 +196,34 @@ def test_max_cost_never_exceeded(healthy: FlakyServer, tmp_path: Path) -> None:
         client.complete(more)  # 5 + 16 fits, a second 16 would not
     assert len(healthy.seen) == 2 and budget.cost <= 30.0
     cache.close()
+
+
+def test_cache_keys_hold_the_endpoint_unless_a_revision_pins_the_model() -> None:
+    from izbench.cache import cache_key
+
+    request = CompletionRequest.user("hi")
+    a = OpenAIBackend("http://127.0.0.1:1/v1", "same-name")
+    b = OpenAIBackend("http://127.0.0.1:2/v1", "same-name")
+    assert cache_key(a, request) != cache_key(b, request)
+    pinned_a = OpenAIBackend("http://127.0.0.1:1/v1", "same-name", revision="snapshot-1")
+    pinned_b = OpenAIBackend("http://127.0.0.1:2/v1/", "same-name", revision="snapshot-1")
+    assert cache_key(pinned_a, request) == cache_key(pinned_b, request)
+    for backend in (a, b, pinned_a, pinned_b):
+        backend.close()
+
+
+def test_cost_is_kept_for_failures_and_answers_without_usage() -> None:
+    from izbench.models.types import Completion
+
+    prices = {"openai": Prices(1_000_000.0, 1_000_000.0)}  # $1 per token
+    budget = Budget(max_cost=1000.0, prices=prices)
+    request = CompletionRequest.user("x" * 30, max_tokens=10)
+    estimate = prices["openai"].estimate(request)
+    assert budget.reserve("openai", [request, request, request]) == 3
+    budget.settle("openai", request, None)  # failed: the endpoint may have billed it
+    silent = Completion(text="a", finish_reason="stop", prompt_tokens=0, completion_tokens=0, latency_s=0.1)
+    budget.settle("openai", request, silent)  # no usage reported: keep the estimate
+    known = Completion(text="a", finish_reason="stop", prompt_tokens=5, completion_tokens=1, latency_s=0.1)
+    budget.settle("openai", request, known)
+    assert budget.calls == 3
+    assert budget.cost == pytest.approx(2 * estimate + 6.0)

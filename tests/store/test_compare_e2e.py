@@ -169,6 +169,12 @@ def test_report_regress_and_the_html_in_chromium(tmp_path: Path) -> None:
     (tmp_path / "doctored.json").write_text(json.dumps(doctored))
     worse = _izbench(tmp_path, "regress", "--baseline", str(tmp_path / "doctored.json"))
     assert worse.returncode == 1 and "REGRESSION" in worse.stdout
+    doctored["cells"][0]["test_score"] -= 0.5  # now the store's score is higher than the baseline's
+    (tmp_path / "better.json").write_text(json.dumps(doctored))
+    changed = _izbench(tmp_path, "regress", "--baseline", str(tmp_path / "better.json"))
+    assert changed.returncode == 1 and "improved" in changed.stdout
+    tolerated = _izbench(tmp_path, "regress", "--baseline", str(tmp_path / "better.json"), "--fail-on", "worse")
+    assert tolerated.returncode == 0, tolerated.stdout
 
     exported = _izbench(tmp_path, "export", "--format", "csv", "--out", str(tmp_path / "csv"))
     assert exported.returncode == 0 and (tmp_path / "csv" / "runs.csv").read_text().count("\n") == 5

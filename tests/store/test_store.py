@@ -96,3 +96,20 @@ def test_other_files_are_refused(tmp_path: Path) -> None:
         ResultStore.open(tmp_path / "none.duckdb", read_only=True),
     ):
         pass
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json", "parquet"])
+def test_export_takes_any_path_as_a_value_not_sql(tmp_path: Path, fmt: str) -> None:
+    from typer.testing import CliRunner
+
+    from izbench.cli import app
+
+    store_path = tmp_path / "s.duckdb"
+    with ResultStore.open(store_path) as store:
+        store.start_run(RunKey("empty", "core/sum", 0, {"budget": 1}), {"budget": 1})
+    out = tmp_path / "it's here"  # a quote would end the SQL string of `COPY ... TO '...'`
+    result = CliRunner().invoke(app, ["--store", str(store_path), "export", "--format", fmt, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert (out / f"runs.{fmt}").stat().st_size > 0
+    if fmt == "json":
+        assert '"method": "empty"' in (out / "runs.json").read_text()

@@ -1,0 +1,21 @@
+"""One canonical JSON form and its digest: what cache keys, config hashes and data digests share.
+
+Equal values always give equal bytes (sorted keys, no whitespace, UTF-8 text as is), so a
+digest identifies a value across processes, machines and Python versions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+
+def canonical_json(value: Any) -> str:
+    """JSON with sorted keys and no whitespace; values JSON cannot hold are refused, not guessed."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def canonical_digest(value: Any) -> str:
+    """The sha256 hex digest of ``value``'s canonical JSON."""
+    return hashlib.sha256(canonical_json(value).encode("utf-8")).hexdigest()
