@@ -19,7 +19,7 @@ from typing import Any
 
 from scipy import stats
 
-from izbench.runner import CellResult, load_cell
+from izbench.runner import CellResult, comparison_hash, load_cell
 from izbench.stats import bootstrap_mean
 from izbench.store import ResultStore
 
@@ -84,7 +84,7 @@ class Section:
 
 def sections(store: ResultStore) -> list[Section]:
     """One leaderboard per configuration in the store, most cells first."""
-    configs = {r["config_hash"]: json.loads(r["config_json"]) for r in store.runs("done")}
+    configs = {comparison_hash(c): c for c in (json.loads(r["config_json"]) for r in store.runs("done"))}
     by_config: dict[str, list[CellResult]] = {}
     for cell in load_cells(store):
         by_config.setdefault(cell.config_hash, []).append(cell)

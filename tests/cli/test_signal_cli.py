@@ -54,7 +54,10 @@ def test_compare_warns_where_the_set_up_measures_nothing(tmp_path: Path) -> None
     result = izbench("compare", "--tasks", "sum", "--methods", "empty", "--profile", "smoke", *SETUP, tmp=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "does not measure instructions on core/sum" in result.stderr
-    other = izbench("compare", "--tasks", "sum", "--methods", "empty", "--profile", "smoke", tmp=tmp_path)
+    other = izbench(
+        "compare", "--tasks", "sum", "--methods", "empty", "--profile", "smoke", "--score", "generate",
+        "--protocol", "chat", tmp=tmp_path,
+    )  # fmt: skip
     assert other.returncode == 0 and "does not measure" not in other.stderr
     # The store now holds the same cell under two score functions: never one leaderboard.
     report = izbench("report", "--out", str(tmp_path / "report"), tmp=tmp_path)
@@ -62,7 +65,7 @@ def test_compare_warns_where_the_set_up_measures_nothing(tmp_path: Path) -> None
     assert "2 configurations in the store" in report.stderr
     markdown = (tmp_path / "report" / "leaderboard.md").read_text()
     assert "## score likelihood, protocol raw" in markdown and "## score generate, protocol chat" in markdown
-    assert markdown.count("| core/sum |") == 2
+    assert markdown.count("| core/sum |") == 3  # one row in each leaderboard, one in the signal section
     results = json.loads((tmp_path / "report" / "results.json").read_text())
     assert len({c["config_hash"] for c in results["cells"]}) == 2
     # Each cell is checked against the baseline cell of its own configuration only.
