@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     """Task files (default: the ``tasks/`` folder of the izbench checkout)."""
     model_dir: Path | None = None
     """Where converted embedded weights are kept (default ~/.cache/izbench/models)."""
+    data_cache: Path | None = None
+    """Where generated ``core`` task data is kept (default ~/.cache/izbench/tasks)."""
 
     blackbox: BlackBoxKind = "local"
     """Which backend answers as the black box (measured fastest embedded one by default)."""

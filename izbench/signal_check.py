@@ -74,13 +74,16 @@ def check_task(
     pool: dict[str, str],
     seeds: Sequence[int],
     n_examples: int,
-) -> SignalResult | None:
-    """The task's signal result, or None when it has no reference instruction."""
+) -> SignalResult | str:
+    """The task's signal result, or the reason it has none (no reference instruction, or no
+    answer options under choice scoring)."""
     references = list(registry.references(spec)[:MAX_REFERENCES])
     if not references:
-        return None
+        return "no reference instruction"
     others = sorted(name for name in pool if name != spec.name)
     data = registry.load(spec.key)
+    if runtime.settings.score == "choice" and not all(e.options for e in data.induce + data.execute):
+        return "no answer options for --score choice"
     scorer = make_scorer(runtime, spec.key, spec.metric, data)
     d_empty: list[float] = []
     d_mismatch: list[float] = []
@@ -126,14 +129,15 @@ def run_signal(
     specs: Sequence[TaskSpec],
     seeds: Sequence[int],
     n_examples: int,
-    on_task: Callable[[TaskSpec, SignalResult | None], None] | None = None,
+    on_task: Callable[[TaskSpec, SignalResult | str], None] | None = None,
 ) -> list[SignalResult]:
-    """Every selected task's signal result, in order (tasks without references are skipped)."""
+    """Every selected task's signal result, in order (a task that cannot be checked is skipped,
+    and ``on_task`` hears why)."""
     pool = mismatched_pool(registry, specs)
     results = []
     for spec in specs:
         result = check_task(runtime, registry, spec, pool, seeds, n_examples)
-        if result is not None:
+        if not isinstance(result, str):
             results.append(result)
         if on_task is not None:
             on_task(spec, result)

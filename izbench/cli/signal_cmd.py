@@ -16,6 +16,7 @@ from izbench.store import ResultStore
 
 if TYPE_CHECKING:
     from izbench.signal_check import SignalResult
+    from izbench.tasks.spec import TaskSpec
 
 
 def parse_seeds(seeds: str) -> list[int]:
@@ -88,9 +89,9 @@ def signal_command(
     ):  # fmt: skip
         bar = progress.add_task("signal", total=len(specs))
 
-        def done(spec: object, result: SignalResult | None) -> None:
-            if result is None:
-                err_console.print(f"skipped {getattr(spec, 'key', spec)}: no reference instruction", highlight=False)
+        def done(spec: TaskSpec, result: SignalResult | str) -> None:
+            if isinstance(result, str):
+                err_console.print(f"skipped {spec.key}: {result}", highlight=False)
             progress.advance(bar)
 
         results = run_signal(runtime, registry, specs, seed_list, n_examples, on_task=done)

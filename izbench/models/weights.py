@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from izbench.errors import ConfigError
+from izbench.paths import user_cache_dir
 
 MODEL_ID = "SmolLM2-135M-Instruct"
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -62,11 +63,8 @@ def file_sha256(path: Path) -> str:
 
 
 def default_model_dir() -> Path:
-    """Where converted weights live: ``IZBENCH_MODEL_DIR`` or ``~/.cache/izbench/models``."""
-    configured = os.environ.get("IZBENCH_MODEL_DIR")
-    if configured:
-        return Path(configured)
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "izbench" / "models"
+    """Where converted weights live by default (``Settings.model_dir`` overrides it)."""
+    return user_cache_dir("models")
 
 
 def converted_dir(sha256: str, model_dir: Path | None = None) -> Path:

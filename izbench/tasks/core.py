@@ -21,12 +21,14 @@ from typing import Any
 import yaml
 
 from izbench.errors import ConfigError
+from izbench.paths import user_cache_dir
 from izbench.seeding import rng_for
+from izbench.tasks.bundled import bundled_tasks_dir
 from izbench.tasks.types import Example
 
 WORDNET_DIR = Path("/usr/share/wordnet")
 WORDNET_HINT = "install Debian's WordNet data: apt-get install wordnet-base"
-TABLES_DIR = Path(__file__).resolve().parents[2] / "tasks" / "tables"
+TABLES_DIR = bundled_tasks_dir() / "tables"
 
 
 def wordnet_available() -> bool:
@@ -46,9 +48,7 @@ def wordnet() -> Any:
     import nltk
     from nltk.corpus.reader.wordnet import WordNetCorpusReader
 
-    from izbench.models.weights import default_model_dir
-
-    view = default_model_dir().parent / "wordnet"
+    view = user_cache_dir("wordnet")
     view.mkdir(parents=True, exist_ok=True)
     for source in WORDNET_DIR.iterdir():
         copy = view / source.name

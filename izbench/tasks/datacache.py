@@ -16,6 +16,7 @@ from importlib import metadata
 from pathlib import Path
 
 from izbench.hashing import canonical_digest
+from izbench.paths import user_cache_dir
 from izbench.tasks import core
 from izbench.tasks.spec import TaskSpec
 from izbench.tasks.types import TaskData
@@ -26,11 +27,8 @@ PACKAGES = ("inflect", "nltk", "num2words", "pronouncing", "wordfreq")
 
 
 def data_cache_dir() -> Path:
-    """``IZBENCH_DATA_CACHE`` or ``~/.cache/izbench/tasks``."""
-    configured = os.environ.get("IZBENCH_DATA_CACHE")
-    if configured:
-        return Path(configured)
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "izbench" / "tasks"
+    """The default folder of generated data (``Settings.data_cache`` overrides it)."""
+    return user_cache_dir("tasks")
 
 
 @cache

@@ -18,6 +18,7 @@ from izbench.errors import ConfigError
 from izbench.hashing import canonical_digest
 from izbench.seeding import rng_for
 from izbench.tasks import bigbench, core, datacache, instruction_induction
+from izbench.tasks.bundled import bundled_tasks_dir
 from izbench.tasks.options import with_options
 from izbench.tasks.spec import Source, TaskSpec, load_spec
 from izbench.tasks.types import TaskData
@@ -25,7 +26,7 @@ from izbench.tasks.types import TaskData
 if TYPE_CHECKING:
     from izbench.settings import Settings
 
-DEFAULT_TASKS_DIR = Path(__file__).resolve().parents[2] / "tasks"
+DEFAULT_TASKS_DIR = bundled_tasks_dir()
 SUITE_ORDER = ("core", "ii", "bigbench")
 
 
@@ -44,17 +45,20 @@ class TaskRegistry:
         tasks_dir: Path = DEFAULT_TASKS_DIR,
         data_dir: Path | None = None,
         bigbench_dir: Path | None = None,
+        data_cache: Path | None = None,
     ) -> None:
         self.tasks_dir = tasks_dir
         self.data_dir = data_dir
         self.bigbench_dir = bigbench_dir
+        self.data_cache = data_cache
         self._data: dict[str, TaskData] = {}
         self._digests: dict[str, str] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TaskRegistry:
         """The registry the resolved settings describe (CLI and Ray workers alike)."""
-        return cls(settings.tasks_dir or DEFAULT_TASKS_DIR, settings.data_dir, settings.bigbench_dir)
+        s = settings
+        return cls(s.tasks_dir or DEFAULT_TASKS_DIR, s.data_dir, s.bigbench_dir, s.data_cache)
 
     @cached_property
     def specs(self) -> dict[str, TaskSpec]:
@@ -145,7 +149,7 @@ class TaskRegistry:
         elif spec.source is Source.BIGBENCH:
             data = bigbench.load(spec)
         else:
-            data = datacache.load_or_build(spec, lambda: generate_core(spec))
+            data = datacache.load_or_build(spec, lambda: generate_core(spec), self.data_cache)
         if spec.options is not None:
             data = with_options(spec.options, data, f"task {spec.key}")
         return data

@@ -170,3 +170,14 @@ def test_every_shipped_task_file_is_valid() -> None:
     for path in DEFAULT_TASKS_DIR.glob("*/*.yaml"):
         if path.parent.name != "tables":
             assert load_spec(path).name == path.stem
+
+
+def test_generated_data_goes_where_the_settings_say(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from izbench.settings import Settings
+
+    monkeypatch.setenv("IZBENCH_DATA_CACHE", str(tmp_path / "data-cache"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    registry = TaskRegistry.from_settings(Settings())
+    assert registry.load("core/sum").execute
+    assert [p.name.split("-")[0] for p in (tmp_path / "data-cache").glob("*.json")] == ["sum"]
+    assert not (tmp_path / "xdg").exists()
