@@ -19,7 +19,8 @@ from typing import Any
 from izbench.cache import OverlayCache
 from izbench.errors import ConfigError, IzbenchError
 from izbench.profiles import Profile
-from izbench.runner import CellResult, run_cell
+from izbench.results import CellResult
+from izbench.runner import run_cell
 from izbench.runtime import Runtime
 from izbench.settings import Settings
 from izbench.store import ResultStore, RunKey

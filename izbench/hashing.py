@@ -19,3 +19,8 @@ def canonical_json(value: Any) -> str:
 def canonical_digest(value: Any) -> str:
     """The sha256 hex digest of ``value``'s canonical JSON."""
     return hashlib.sha256(canonical_json(value).encode("utf-8")).hexdigest()
+
+
+def config_hash(config: dict[str, Any]) -> str:
+    """A short, stable hash of a resolved configuration (canonical JSON)."""
+    return canonical_digest(config)[:16]

@@ -3,15 +3,42 @@
 ``smoke`` is for tests (seconds per cell), ``default`` is what ``make compare`` runs (minutes
 for the core suite), ``paper`` is the upstream budget (25 Sobol points + 5 rounds of 25 = 150
 soft prompts, 20 validation examples, 100 test examples). Explicit flags override a profile.
+
+Method settings are typed (``MethodSettings``) and checked once; a profile names only those it
+changes and a cell's configuration records exactly those (``exclude_unset``), so adding a setting
+with a default never changes existing cells' identity.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_serializer
 
 from izbench.errors import ConfigError
+
+
+class MethodSettings(BaseModel):
+    """Every method knob; each method reads the ones it uses (defaults are the papers')."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    n_init: int = Field(default=25, ge=1)
+    """InstructZero: scrambled-Sobol soft prompts before the first GP round."""
+    n_per_iter: int = Field(default=25, ge=1)
+    """InstructZero: proposals per BO round; Uniform: soft prompts written per batch."""
+    cma_iterations: int = Field(default=15, ge=1)
+    """InstructZero: CMA-ES generations per start point when maximising EI."""
+    intrinsic_dim: int = Field(default=10, ge=1)
+    """Soft-prompt methods: dimension of z, projected to ``n_tokens`` embeddings."""
+    n_tokens: int = Field(default=5, ge=1)
+    """Soft-prompt methods: soft-prompt length in tokens."""
+    scale: bool = False
+    """Soft-prompt methods: scale the projection to the embedding matrix's spread."""
+    ape_generator: Literal["blackbox", "local"] = "blackbox"
+    """APE: which model writes instructions (the paper: the black box)."""
+    resample_fraction: float = Field(default=0.0, ge=0.0, lt=1.0)
+    """APE: share of the budget for the iterative Monte Carlo stage."""
 
 
 class Profile(BaseModel):
@@ -21,15 +48,22 @@ class Profile(BaseModel):
     """Distinct candidate instructions scored on validation, the same for every method."""
     n_validation: int = Field(ge=1)
     n_test: int = Field(ge=1)
-    params: dict[str, Any] = Field(default_factory=dict)
-    """Method settings (n_init, n_per_iter, cma_iterations, scale, ape_generator, ...)."""
+    params: MethodSettings = Field(default_factory=MethodSettings)
+    """Method settings this profile sets (n_init, n_per_iter, cma_iterations, scale, ...)."""
+
+    @field_serializer("params")
+    def _only_set(self, params: MethodSettings) -> dict[str, Any]:
+        return params.model_dump(mode="json", exclude_unset=True)
 
     def with_overrides(self, **overrides: Any) -> Profile:
         top = {k: v for k, v in overrides.items() if k in ("budget", "n_validation", "n_test") and v is not None}
-        params = {
-            **self.params,
-            **{k: v for k, v in overrides.items() if k not in top and v is not None},
-        }
+        given = {k: v for k, v in overrides.items() if k not in top and v is not None}
+        try:
+            params = MethodSettings.model_validate({**self.params.model_dump(exclude_unset=True), **given})
+        except ValidationError as e:
+            problem = e.errors()[0]
+            where = ".".join(str(p) for p in problem["loc"])
+            raise ConfigError(f"method setting {where}: {problem['msg']}") from None
         return self.model_copy(update={**top, "params": params})
 
 
@@ -38,19 +72,19 @@ PROFILES: dict[str, Profile] = {
         budget=3,
         n_validation=4,
         n_test=8,
-        params={"n_init": 2, "n_per_iter": 1, "cma_iterations": 3},
+        params=MethodSettings.model_validate({"n_init": 2, "n_per_iter": 1, "cma_iterations": 3}),
     ),
     "default": Profile(
         budget=8,
         n_validation=10,
         n_test=40,
-        params={"n_init": 4, "n_per_iter": 2, "cma_iterations": 8},
+        params=MethodSettings.model_validate({"n_init": 4, "n_per_iter": 2, "cma_iterations": 8}),
     ),
     "paper": Profile(
         budget=150,
         n_validation=20,
         n_test=100,
-        params={"n_init": 25, "n_per_iter": 25, "cma_iterations": 15},
+        params=MethodSettings.model_validate({"n_init": 25, "n_per_iter": 25, "cma_iterations": 15}),
     ),
 }
 

@@ -7,59 +7,27 @@ scored), and a cell already finished under the same configuration is read back, 
 
 from __future__ import annotations
 
-import json
 import subprocess
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import izbench
-from izbench.errors import ConfigError
 from izbench.methods import get_method
-from izbench.methods.base import METHOD_PATH_VERSION, Candidate, MethodContext, MethodResult
-from izbench.models.generator import InstructionGenerator
+from izbench.methods.base import METHOD_PATH_VERSION
 from izbench.profiles import Profile
+from izbench.results import Candidate, CellResult, comparison_hash
 from izbench.runtime import Runtime
-from izbench.scoring import DEFAULT_MAX_TOKENS, DEFAULT_TEMPLATE, Scored, Scorer, output_cap
+from izbench.scoring import DEFAULT_TEMPLATE, Scored
 from izbench.seeding import rng_for
-from izbench.store import ResultStore, RunKey, StoreWriter, config_hash
-from izbench.tasks.metrics import Metric
+from izbench.store import ResultStore, RunKey, StoreWriter
 from izbench.tasks.options import chance
 from izbench.tasks.registry import TaskRegistry
 from izbench.tasks.splits import make_split
-from izbench.tasks.types import Example, TaskData
+from izbench.tasks.types import Example
 
 CONFIG_FORMAT = 4
 """Bump when the meaning of a run's configuration changes, so old runs are not reused."""
-
-
-@dataclass(frozen=True)
-class CellResult:
-    method: str
-    task: str
-    seed: int
-    budget: int
-    proposals: int
-    distinct: int
-    best_instruction: str
-    val_score: float
-    test_score: float
-    test_predictions: tuple[str, ...]
-    calls_made: int
-    calls_served: int
-    wall_s: float
-    mean_test_score: float | None = None
-    """For ``human``: the mean test score over all annotations (the paper reports both)."""
-    result: MethodResult | None = None
-    run_id: str = ""
-    reused: bool = False
-    """True when read back from the store instead of run."""
-    test_scores: tuple[float, ...] = ()
-    chance: float | None = None
-    """Under choice scoring: the test accuracy of picking options at random."""
-    config_hash: str = ""
-    """The cell's configuration: only cells with equal hashes are compared with each other."""
 
 
 def scoring_setup(runtime: Runtime) -> dict[str, Any]:
@@ -90,11 +58,6 @@ def cell_config(runtime: Runtime, profile: Profile) -> dict[str, Any]:
     }
 
 
-IDENTITY_ONLY = ("task_identity", "method_identity")
-"""Config keys that identify a cell but not its comparison group (cells of different tasks and
-methods under one configuration share a leaderboard)."""
-
-
 def cell_key(runtime: Runtime, registry: TaskRegistry, method: str, task: str, seed: int, profile: Profile) -> RunKey:
     """The identity of a cell in the store: (method, task, seed), everything in its config, the
     task's spec and a digest of its examples, and the method's code version, so a changed task
@@ -107,32 +70,6 @@ def cell_key(runtime: Runtime, registry: TaskRegistry, method: str, task: str, s
     }
     config["method_identity"] = {"version": get_method(method).version, "path": METHOD_PATH_VERSION}
     return RunKey(method, spec.key, seed, config)
-
-
-def comparison_hash(config: dict[str, Any]) -> str:
-    """The hash of what cells must share to stand in one leaderboard or regression check."""
-    return config_hash({k: v for k, v in config.items() if k not in IDENTITY_ONLY})
-
-
-def make_scorer(runtime: Runtime, task: str, metric: Metric, data: TaskData) -> Scorer:
-    """The task's scorer under the settings' score function and protocol; for generation, with
-    early stopping and the output cap unless the settings turn them off."""
-    s = runtime.settings
-    if s.score == "choice" and not all(e.options for e in data.induce + data.execute):
-        raise ConfigError(
-            f"task {task} has no answer options, so --score choice cannot score it; declare `options:` in its "
-            "task file or use --score likelihood"
-        )
-    early = s.scorer_early_stop
-    return Scorer(
-        runtime.blackbox(),
-        metric,
-        max_tokens=output_cap(metric, data.induce + data.execute) if early else DEFAULT_MAX_TOKENS,
-        stop_rule="answer" if early else None,
-        score=s.score,
-        protocol=s.protocol,
-        choice_norm=s.choice_norm,
-    )
 
 
 def git_commit() -> str | None:
@@ -180,12 +117,11 @@ def run_cell(
     spec = registry.get(task)
     key = cell_key(runtime, registry, method_name, spec.key, seed, profile)
     if isinstance(store, ResultStore) and not rerun and store.run_status(key.run_id) == "done":
-        return load_cell(store, key.run_id)
+        return store.load_cell(key.run_id)
     began = time.perf_counter()
     before = runtime.stats.counts()
     cost = runtime.budget.cost
     data = registry.load(spec.key)
-    scorer = make_scorer(runtime, spec.key, spec.metric, data)
     split = make_split(spec.key, data, seed, n_validation=profile.n_validation, n_test=profile.n_test)
 
     def record(candidates: list[Candidate], scored: list[Scored]) -> None:
@@ -201,6 +137,7 @@ def run_cell(
                     "soft_prompt": list(c.soft_prompt) if c.soft_prompt else None,
                     "parent": c.parent,
                     "new": c.new,
+                    "note": c.note,
                 }
                 for c in candidates
             ],
@@ -211,17 +148,10 @@ def run_cell(
                 rows.extend(prediction_rows("validation", c.step, split.validation, s))
         store.add_predictions(key.run_id, rows)
 
-    context = MethodContext(
-        task=spec.key,
-        split=split,
-        scorer=scorer,
-        generator=runtime.generator(),
-        blackbox_generator=InstructionGenerator(runtime.blackbox()),
-        annotations=registry.references(spec),
-        seed=seed,
-        params=dict(profile.params),
-        on_candidates=record,
+    context = runtime.method_context(
+        spec.key, spec.metric, data, split, seed, profile.params, registry.references(spec), on_candidates=record
     )
+    scorer = context.scorer
     if store is not None:
         store.start_run(
             key,
@@ -292,50 +222,3 @@ def run_cell(
             metrics,
         )
     return cell
-
-
-def load_cell(store: ResultStore, run_id: str) -> CellResult:
-    """A finished cell read back from the store."""
-    (run,) = store.query("SELECT * FROM runs WHERE run_id = ?", [run_id])
-    tests = store.query(
-        "SELECT prediction, score FROM predictions WHERE run_id = ? AND split = 'test' ORDER BY example_index",
-        [run_id],
-    )
-    metrics = {m["name"]: m["value"] for m in store.query("SELECT name, value FROM metrics WHERE run_id = ?", [run_id])}
-    rows = store.query("SELECT * FROM candidates WHERE run_id = ? ORDER BY step", [run_id])
-    result = MethodResult(
-        [
-            Candidate(
-                step=r["step"],
-                instruction=r["instruction"],
-                val_score=r["val_score"],
-                val_scores=(),
-                soft_prompt=tuple(r["soft_prompt"]) if r["soft_prompt"] else None,
-                parent=r["parent"],
-                new=r["is_new"],
-            )
-            for r in rows
-        ]
-    )
-    return CellResult(
-        method=run["method"],
-        task=run["task"],
-        seed=run["seed"],
-        budget=run["budget"],
-        proposals=run["proposals"],
-        distinct=run["distinct_candidates"],
-        best_instruction=run["best_instruction"],
-        val_score=run["val_score"],
-        test_score=run["test_score"],
-        test_predictions=tuple(t["prediction"] for t in tests),
-        calls_made=0,
-        calls_served=0,
-        wall_s=0.0,
-        mean_test_score=metrics.get("mean_test_score"),
-        result=result,
-        run_id=run_id,
-        reused=True,
-        test_scores=tuple(t["score"] for t in tests),
-        chance=metrics.get("chance"),
-        config_hash=comparison_hash(json.loads(run["config_json"])),
-    )

@@ -6,14 +6,22 @@ closed together, so a llama.cpp server never outlives the command that started i
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from types import TracebackType
 
 from izbench.budget import Budget, Prices
 from izbench.cache import CachedClient, CallStats, ResponseCache
 from izbench.errors import ConfigError
+from izbench.generation import InstructionGenerator
+from izbench.methods.base import MethodContext
 from izbench.models.base import ModelBackend
-from izbench.models.generator import InstructionGenerator
+from izbench.profiles import MethodSettings
+from izbench.results import Candidate
+from izbench.scoring import DEFAULT_MAX_TOKENS, Scored, Scorer, output_cap
 from izbench.settings import Settings
+from izbench.tasks.metrics import Metric
+from izbench.tasks.splits import Split
+from izbench.tasks.types import TaskData
 
 
 class Runtime:
@@ -78,6 +86,50 @@ class Runtime:
     def generator(self) -> InstructionGenerator:
         """The open LLM that writes instructions (always the in-process model: soft prompts)."""
         return InstructionGenerator(self.client("local"))
+
+    def scorer(self, task: str, metric: Metric, data: TaskData) -> Scorer:
+        """The task's scorer under the settings' score function and protocol; for generation, with
+        early stopping and the output cap unless the settings turn them off."""
+        s = self.settings
+        if s.score == "choice" and not all(e.options for e in data.induce + data.execute):
+            raise ConfigError(
+                f"task {task} has no answer options, so --score choice cannot score it; declare `options:` in its "
+                "task file or use --score likelihood"
+            )
+        early = s.scorer_early_stop
+        return Scorer(
+            self.blackbox(),
+            metric,
+            max_tokens=output_cap(metric, data.induce + data.execute) if early else DEFAULT_MAX_TOKENS,
+            stop_rule="answer" if early else None,
+            score=s.score,
+            protocol=s.protocol,
+            choice_norm=s.choice_norm,
+        )
+
+    def method_context(
+        self,
+        task: str,
+        metric: Metric,
+        data: TaskData,
+        split: Split,
+        seed: int,
+        params: MethodSettings,
+        annotations: Sequence[str],
+        on_candidates: Callable[[list[Candidate], list[Scored]], None] | None = None,
+    ) -> MethodContext:
+        """Everything a method may use for one cell, wired to this runtime's cached clients."""
+        return MethodContext(
+            task=task,
+            split=split,
+            scorer=self.scorer(task, metric, data),
+            generator=self.generator(),
+            blackbox_generator=InstructionGenerator(self.blackbox()),
+            annotations=tuple(annotations),
+            seed=seed,
+            params=params,
+            on_candidates=on_candidates,
+        )
 
     def close(self) -> None:
         for backend in self._backends.values():

@@ -19,7 +19,6 @@ import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from izbench.runner import make_scorer
 from izbench.runtime import Runtime
 from izbench.seeding import derive_seed, rng_for
 from izbench.stats import Interval, bootstrap_mean
@@ -84,7 +83,7 @@ def check_task(
     data = registry.load(spec.key)
     if runtime.settings.score == "choice" and not all(e.options for e in data.induce + data.execute):
         return "no answer options for --score choice"
-    scorer = make_scorer(runtime, spec.key, spec.metric, data)
+    scorer = runtime.scorer(spec.key, spec.metric, data)
     d_empty: list[float] = []
     d_mismatch: list[float] = []
     means: dict[str, list[float]] = {"reference": [], "empty": [], "mismatched": []}

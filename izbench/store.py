@@ -20,9 +20,10 @@ from typing import Any, Protocol
 import duckdb
 
 from izbench.errors import ConfigError
-from izbench.hashing import canonical_digest
+from izbench.hashing import config_hash
+from izbench.results import Candidate, CellResult, MethodResult, comparison_hash
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS izbench_meta (key VARCHAR PRIMARY KEY, value VARCHAR);
@@ -60,13 +61,13 @@ CREATE TABLE IF NOT EXISTS signal (
 """
 """The signal check's verdicts, one row per (set-up, task, seeds, examples); see signal_check."""
 
-MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2}
+_SCHEMA_V3 = """
+ALTER TABLE candidates ADD COLUMN IF NOT EXISTS note VARCHAR;
+"""
+"""A candidate's note: what went wrong proposing it without stopping the run (a failed GP fit)."""
+
+MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3}
 """Schema version -> SQL that brings a store from the previous version to it."""
-
-
-def config_hash(config: dict[str, Any]) -> str:
-    """A short, stable hash of a resolved configuration (canonical JSON)."""
-    return canonical_digest(config)[:16]
 
 
 def run_id_for(method: str, task: str, seed: int, cfg_hash: str) -> str:
@@ -182,7 +183,8 @@ class ResultStore:
     def add_candidates(self, run_id: str, rows: Sequence[dict[str, Any]]) -> None:
         if rows:
             self.db.executemany(
-                "INSERT INTO candidates VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO candidates (run_id, step, instruction, val_score, soft_prompt, parent, is_new, note) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     [
                         run_id,
@@ -192,6 +194,7 @@ class ResultStore:
                         r["soft_prompt"],
                         r["parent"],
                         r["new"],
+                        r.get("note"),
                     ]
                     for r in rows
                 ],
@@ -283,6 +286,54 @@ class ResultStore:
         cursor = self.db.execute(sql, list(params))
         names = [d[0] for d in cursor.description or []]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    def load_cell(self, run_id: str) -> CellResult:
+        """A finished cell read back from the store."""
+        (run,) = self.query("SELECT * FROM runs WHERE run_id = ?", [run_id])
+        tests = self.query(
+            "SELECT prediction, score FROM predictions WHERE run_id = ? AND split = 'test' ORDER BY example_index",
+            [run_id],
+        )
+        metric_rows = self.query("SELECT name, value FROM metrics WHERE run_id = ?", [run_id])
+        metrics = {m["name"]: m["value"] for m in metric_rows}
+        rows = self.query("SELECT * FROM candidates WHERE run_id = ? ORDER BY step", [run_id])
+        result = MethodResult(
+            [
+                Candidate(
+                    step=r["step"],
+                    instruction=r["instruction"],
+                    val_score=r["val_score"],
+                    val_scores=(),
+                    soft_prompt=tuple(r["soft_prompt"]) if r["soft_prompt"] else None,
+                    parent=r["parent"],
+                    new=r["is_new"],
+                    note=r["note"],
+                )
+                for r in rows
+            ]
+        )
+        return CellResult(
+            method=run["method"],
+            task=run["task"],
+            seed=run["seed"],
+            budget=run["budget"],
+            proposals=run["proposals"],
+            distinct=run["distinct_candidates"],
+            best_instruction=run["best_instruction"],
+            val_score=run["val_score"],
+            test_score=run["test_score"],
+            test_predictions=tuple(t["prediction"] for t in tests),
+            calls_made=0,
+            calls_served=0,
+            wall_s=0.0,
+            mean_test_score=metrics.get("mean_test_score"),
+            result=result,
+            run_id=run_id,
+            reused=True,
+            test_scores=tuple(t["score"] for t in tests),
+            chance=metrics.get("chance"),
+            config_hash=comparison_hash(json.loads(run["config_json"])),
+        )
 
     def runs(self, status: str | None = "done") -> list[dict[str, Any]]:
         where = "WHERE status = ?" if status else ""

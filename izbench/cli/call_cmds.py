@@ -59,7 +59,7 @@ def generate_command(
     """Have the open LLM write an instruction from demos, optionally with a soft prompt."""
     import torch
 
-    from izbench.models.generator import format_demos
+    from izbench.generation import format_demos
 
     pairs = [_split_demo(d) for d in demo]
     with model_session(ctx) as runtime:

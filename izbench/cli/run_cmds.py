@@ -21,7 +21,7 @@ from izbench.store import ResultStore
 
 if TYPE_CHECKING:  # the model stack is imported by the commands that run cells, not by --help
     from izbench.budget import BudgetExhausted
-    from izbench.runner import CellResult
+    from izbench.results import CellResult
     from izbench.runtime import Runtime
     from izbench.tasks.registry import TaskRegistry
     from izbench.tasks.types import TaskData
@@ -249,14 +249,14 @@ def _compare_on_ray(
 ) -> list[CellResult]:
     """Cells the store has are read back here; the rest run on Ray and are written as they finish."""
     from izbench.distributed import run_cells_on_ray
-    from izbench.runner import cell_key, load_cell
+    from izbench.runner import cell_key
 
     by_cell: dict[tuple[str, str, int], CellResult] = {}
     todo = []
     for cell in cells:
         run_id = cell_key(runtime, registry, *cell, profile).run_id
         if not rerun and store.run_status(run_id) == "done":
-            by_cell[cell] = load_cell(store, run_id)
+            by_cell[cell] = store.load_cell(run_id)
             progress.advance(bar)
         else:
             todo.append(cell)

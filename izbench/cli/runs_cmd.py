@@ -52,7 +52,7 @@ def runs_show(
             raise ConfigError(f"{len(matches)} runs match {run_id!r}; give more of the id")
         run = matches[0]
         candidates = store.query(
-            "SELECT step, val_score, instruction, is_new FROM candidates WHERE run_id = ? "
+            "SELECT step, val_score, instruction, is_new, note FROM candidates WHERE run_id = ? "
             "ORDER BY val_score DESC, step",
             [run["run_id"]],
         )
@@ -68,3 +68,5 @@ def runs_show(
     for c in candidates:
         table.add_row(str(c["step"]), f"{c['val_score']:.3f}", str(c["is_new"]), c["instruction"][:160])
     console.print(table)
+    for c in sorted((c for c in candidates if c["note"]), key=lambda c: c["step"]):
+        console.print(f"note at step {c['step']}: {c['note']}", highlight=False)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from izbench.errors import ConfigError
 from izbench.methods import ape, instructzero, references, uniform  # noqa: F401  (registers)
-from izbench.methods.base import METHODS, Method, MethodContext, MethodResult
+from izbench.methods.base import METHODS, Method, MethodContext
+from izbench.results import MethodResult
 
 __all__ = ["METHODS", "Method", "MethodContext", "MethodResult", "get_method"]
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import random
 
-from izbench.methods.base import MethodContext, MethodResult, Tracker, register
-from izbench.models.generator import InstructionGenerator, format_demos
+from izbench.generation import InstructionGenerator, format_demos
+from izbench.methods.base import MethodContext, Tracker, register
+from izbench.results import MethodResult
 
 APE_TEMPLATE = (
     "I gave a friend an instruction and five inputs. The friend read the instruction and wrote "
@@ -31,11 +32,11 @@ class APE:
     """Bump when a change of this method alters what it proposes (part of every cell\'s identity)."""
 
     def optimize(self, context: MethodContext, budget: int, rng: random.Random) -> MethodResult:
-        use_local = context.param("ape_generator", "blackbox") == "local"
+        use_local = context.params.ape_generator == "local"
         base = context.generator if use_local else context.blackbox_generator
         forward = InstructionGenerator(base.client, template=APE_TEMPLATE, max_new_tokens=50)
         tracker = Tracker(context)
-        fraction = float(context.param("resample_fraction", 0.0))  # type: ignore[arg-type]
+        fraction = context.params.resample_fraction
         stage_one = max(1, round(budget * (1 - fraction)))
         seed = rng.randrange(2**31)
         index = 0

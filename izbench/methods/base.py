@@ -7,46 +7,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from izbench.models.generator import InstructionGenerator
+from izbench.generation import InstructionGenerator
+from izbench.profiles import MethodSettings
+from izbench.results import Candidate, MethodResult
 from izbench.scoring import Scored, Scorer
 from izbench.tasks.splits import Split
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """One proposal: the instruction, where it came from, and its validation scores."""
-
-    step: int
-    """Order of proposal within the run (0-based)."""
-    instruction: str
-    val_score: float
-    val_scores: tuple[float, ...]
-    soft_prompt: tuple[float, ...] | None = None
-    """The low-dimensional z that produced it (InstructZero, Uniform)."""
-    parent: str | None = None
-    """The instruction it was derived from (APE resampling), or a reference's label."""
-    new: bool = True
-    """False when the instruction had already been scored in this run (cost no calls)."""
-
-
-@dataclass
-class MethodResult:
-    """Everything a method did: all candidates in order, and the best by validation score."""
-
-    candidates: list[Candidate] = field(default_factory=list)
-
-    @property
-    def best(self) -> Candidate:
-        # Ties go to the earliest proposal, so the result never depends on dict order.
-        return max(self.candidates, key=lambda c: (c.val_score, -c.step))
-
-    @property
-    def proposals(self) -> int:
-        return len(self.candidates)
-
-    @property
-    def distinct(self) -> int:
-        return sum(1 for c in self.candidates if c.new)
 
 
 @dataclass
@@ -61,13 +26,10 @@ class MethodContext:
     """The black box used as an instruction writer (APE's default)."""
     annotations: tuple[str, ...]
     seed: int
-    params: dict[str, object] = field(default_factory=dict)
+    params: MethodSettings = field(default_factory=MethodSettings)
     """Method settings from the profile and flags (e.g. ``n_init``, ``scale``)."""
     on_candidates: Callable[[list[Candidate], list[Scored]], None] | None = None
     """Called with each batch of new candidates and their validation predictions (the store)."""
-
-    def param(self, name: str, default: object) -> object:
-        return self.params.get(name, default)
 
 
 class Tracker:
@@ -87,6 +49,7 @@ class Tracker:
         instructions: list[str],
         soft_prompts: list[tuple[float, ...] | None] | None = None,
         parents: list[str | None] | None = None,
+        note: str | None = None,
     ) -> list[Candidate]:
         fresh = [i for i in dict.fromkeys(instructions) if i not in self._seen]
         for scored in self.context.scorer.score_many(fresh, self.context.split.validation):
@@ -105,6 +68,7 @@ class Tracker:
                 soft_prompt=soft_prompts[k] if soft_prompts else None,
                 parent=parents[k] if parents else None,
                 new=is_new,
+                note=note,
             )
             self.result.candidates.append(candidate)
             added.append(candidate)

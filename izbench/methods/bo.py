@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from botorch.acquisition.analytic import ExpectedImprovement
+from botorch.exceptions.errors import ModelFittingError
+from botorch.exceptions.warnings import OptimizationWarning
 from botorch.fit import fit_gpytorch_mll
 from botorch.models import SingleTaskGP
 from botorch.models.transforms.input import Normalize
@@ -44,12 +46,22 @@ def sobol_points(n: int, dim: int, seed: int) -> torch.Tensor:
     return engine.draw(n).to(torch.double) * 2 - 1
 
 
-def fit_model(z: torch.Tensor, y: torch.Tensor, scores: torch.Tensor, coupled: bool, seed: int = 0) -> SingleTaskGP:
+@dataclass(frozen=True)
+class Fit:
+    """A fitted GP and what went wrong on the way (recorded on the round's candidate rows)."""
+
+    model: SingleTaskGP
+    note: str | None
+    """None for a clean fit; else the failed attempts, or that every attempt failed."""
+
+
+def fit_model(z: torch.Tensor, y: torch.Tensor, scores: torch.Tensor, coupled: bool, seed: int = 0) -> Fit:
     """The GP on evaluated soft prompts ``z`` (n, d) with mean scores ``y`` (n,).
 
     When a fit fails, botorch retries from hyperparameters sampled from their priors with
     torch's global RNG; the fit runs on a forked RNG seeded from ``seed`` and the data size, so
-    a cell's proposals never depend on what ran before it in the process.
+    a cell's proposals never depend on what ran before it in the process. When every attempt
+    fails the GP keeps its initial hyperparameters (the round still proposes) and says so.
     """
     if coupled:
         # The kernel's anchor points must be in the same (unit-cube) space as its inputs.
@@ -67,13 +79,23 @@ def fit_model(z: torch.Tensor, y: torch.Tensor, scores: torch.Tensor, coupled: b
         outcome_transform=Standardize(m=1),
     )
     mll = ExactMarginalLogLikelihood(model.likelihood, model)
-    with warnings.catch_warnings(), torch.random.fork_rng(devices=[]):
+    failed = False
+    with warnings.catch_warnings(record=True) as caught, torch.random.fork_rng(devices=[]):
         # A flat score surface (all candidates equal) is common with small LLMs; fitting still
-        # returns usable hyperparameters, so its optimisation warnings are not errors here.
-        warnings.simplefilter("ignore")
+        # returns usable hyperparameters, so its warnings are recorded, not raised.
+        warnings.simplefilter("always")
         torch.manual_seed(derive_seed("gp-fit", seed, len(y)) % (2**63))
-        fit_gpytorch_mll(mll)
-    return model
+        try:
+            fit_gpytorch_mll(mll)
+        except ModelFittingError:
+            failed = True
+            mll.eval()
+    retries = [w for w in caught if issubclass(w.category, OptimizationWarning)]
+    if failed:
+        return Fit(model, f"gp fit failed on every attempt; initial hyperparameters kept ({len(retries)} warnings)")
+    if retries:
+        return Fit(model, f"gp fit retried after {len(retries)} warning(s): {str(retries[0].message)[:160]}")
+    return Fit(model, None)
 
 
 def propose(
@@ -83,12 +105,13 @@ def propose(
     n: int,
     settings: BOSettings,
     seed: int,
-) -> torch.Tensor:
-    """``n`` new soft prompts: EI maximised by CMA-ES from each of the ``n`` best points so far."""
-    model = fit_model(z, y, scores, settings.coupled, seed)
+) -> tuple[torch.Tensor, str | None]:
+    """``n`` new soft prompts (EI maximised by CMA-ES from each of the ``n`` best points so far)
+    and the GP fit's note."""
+    fit = fit_model(z, y, scores, settings.coupled, seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # botorch suggests LogEI; the paper uses analytic EI
-        acquisition = ExpectedImprovement(model, best_f=y.max())
+        acquisition = ExpectedImprovement(fit.model, best_f=y.max())
 
     def negative_ei(points: list[np.ndarray]) -> list[float]:
         batch = torch.tensor(np.stack(points), dtype=torch.double).unsqueeze(1)
@@ -120,4 +143,4 @@ def propose(
             points = es.ask()
             es.tell(points, negative_ei(points))
         proposals.append(torch.tensor(es.result.xbest, dtype=torch.double).clamp(-1, 1))
-    return torch.stack(proposals)
+    return torch.stack(proposals), fit.note

@@ -12,9 +12,10 @@ import random
 
 import torch
 
-from izbench.methods.base import MethodContext, MethodResult, Tracker, register
+from izbench.methods.base import MethodContext, Tracker, register
 from izbench.methods.bo import BOSettings, propose, sobol_points
 from izbench.methods.soft_prompt import SoftPromptWriter, z_tuple
+from izbench.results import MethodResult
 
 
 class InstructZero:
@@ -28,12 +29,12 @@ class InstructZero:
     def optimize(self, context: MethodContext, budget: int, rng: random.Random) -> MethodResult:
         writer = SoftPromptWriter(context)
         tracker = Tracker(context)
-        n_init = min(int(context.param("n_init", 25)), budget)  # type: ignore[call-overload]
-        n_per_iter = int(context.param("n_per_iter", 25))  # type: ignore[call-overload]
+        n_init = min(context.params.n_init, budget)
+        n_per_iter = context.params.n_per_iter
         settings = BOSettings(
             intrinsic_dim=writer.dim,
             coupled=self.coupled,
-            cma_iterations=int(context.param("cma_iterations", 15)),  # type: ignore[call-overload]
+            cma_iterations=context.params.cma_iterations,
         )
         seed = rng.randrange(2**31)
         z_seen = sobol_points(n_init, writer.dim, seed)
@@ -43,16 +44,16 @@ class InstructZero:
             want = min(n_per_iter, budget - tracker.distinct)
             y = torch.tensor([c.val_score for c in tracker.result.candidates], dtype=torch.double)
             scores = torch.tensor([c.val_scores for c in tracker.result.candidates], dtype=torch.double)
-            new_z = propose(z_seen, y, scores, want, settings, seed + rounds + 1)
-            self._evaluate(tracker, writer, new_z)
+            new_z, fit_note = propose(z_seen, y, scores, want, settings, seed + rounds + 1)
+            self._evaluate(tracker, writer, new_z, fit_note)
             z_seen = torch.cat([z_seen, new_z])
             rounds += 1
         return tracker.result
 
     @staticmethod
-    def _evaluate(tracker: Tracker, writer: SoftPromptWriter, zs: torch.Tensor) -> None:
+    def _evaluate(tracker: Tracker, writer: SoftPromptWriter, zs: torch.Tensor, note: str | None = None) -> None:
         instructions = writer.write(zs)
-        tracker.add(instructions, soft_prompts=[z_tuple(z) for z in zs])
+        tracker.add(instructions, soft_prompts=[z_tuple(z) for z in zs], note=note)
 
 
 @register("instructzero")

@@ -10,9 +10,10 @@ from __future__ import annotations
 import random
 
 from izbench.errors import ConfigError
+from izbench.generation import InstructionGenerator, format_demos
 from izbench.methods.ape import APE_TEMPLATE
-from izbench.methods.base import MethodContext, MethodResult, Tracker, register
-from izbench.models.generator import InstructionGenerator, format_demos
+from izbench.methods.base import MethodContext, Tracker, register
+from izbench.results import MethodResult
 
 
 class Human:

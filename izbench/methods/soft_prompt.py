@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import torch
 
+from izbench.generation import format_demos
 from izbench.methods.base import MethodContext
 from izbench.methods.projection import SoftPromptProjection
-from izbench.models.generator import format_demos
 
 
 class SoftPromptWriter:
@@ -17,13 +17,13 @@ class SoftPromptWriter:
         generator = context.generator
         local = generator.client.backend
         hidden = int(local.hidden_size)  # type: ignore[attr-defined]
-        self.dim = int(context.param("intrinsic_dim", 10))  # type: ignore[call-overload]
+        self.dim = context.params.intrinsic_dim
         std = None
-        if context.param("scale", False):
+        if context.params.scale:
             std = float(local.embedding_matrix().std())  # type: ignore[attr-defined]
         self.projection = SoftPromptProjection(
             self.dim,
-            int(context.param("n_tokens", 5)),  # type: ignore[call-overload]
+            context.params.n_tokens,
             hidden,
             seed=context.seed,
             embedding_std=std,

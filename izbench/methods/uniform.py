@@ -6,8 +6,9 @@ import random
 
 import torch
 
-from izbench.methods.base import MethodContext, MethodResult, Tracker, register
+from izbench.methods.base import MethodContext, Tracker, register
 from izbench.methods.soft_prompt import SoftPromptWriter, z_tuple
+from izbench.results import MethodResult
 
 
 class Uniform:
@@ -19,7 +20,7 @@ class Uniform:
         writer = SoftPromptWriter(context)
         tracker = Tracker(context)
         gen = torch.Generator().manual_seed(rng.randrange(2**31))
-        batch = int(context.param("n_per_iter", 25))  # type: ignore[call-overload]
+        batch = context.params.n_per_iter
         while tracker.distinct < budget and tracker.result.proposals < 3 * budget:
             n = min(batch, budget - tracker.distinct)
             zs = torch.rand((n, writer.dim), generator=gen, dtype=torch.double) * 2 - 1

@@ -19,7 +19,7 @@ from typing import Any
 
 from scipy import stats
 
-from izbench.runner import CellResult, comparison_hash, load_cell
+from izbench.results import CellResult, comparison_hash
 from izbench.stats import bootstrap_mean
 from izbench.store import ResultStore
 
@@ -57,7 +57,7 @@ def cell_record(cell: CellResult) -> dict[str, Any]:
 
 def load_cells(store: ResultStore) -> list[CellResult]:
     """Every finished run, read back as the runner would return it."""
-    return [load_cell(store, run["run_id"]) for run in store.runs("done")]
+    return [store.load_cell(run["run_id"]) for run in store.runs("done")]
 
 
 def config_title(config: dict[str, Any]) -> str:

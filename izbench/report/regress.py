@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from izbench.errors import ConfigError
-from izbench.runner import CellResult
+from izbench.results import CellResult
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from izbench.report.aggregate import Leaderboard, Section, cell_record, curve
-from izbench.runner import CellResult
+from izbench.results import CellResult
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

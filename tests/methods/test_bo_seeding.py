@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import functools
+import warnings
 
 import pytest
 import torch
+from botorch.exceptions.warnings import OptimizationWarning
 from botorch.fit import fit_gpytorch_mll
+from botorch.optim.fit import fit_gpytorch_mll_scipy
 
 from izbench.methods import bo
 from izbench.methods.bo import BOSettings, propose
@@ -14,15 +17,27 @@ from izbench.methods.bo import BOSettings, propose
 
 @pytest.fixture
 def failing_fits(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fits that stop after one iteration: botorch treats each as failed and retries from
-    hyperparameters sampled from their priors, the path that draws random numbers."""
-    quick = functools.partial(fit_gpytorch_mll, optimizer_kwargs={"options": {"maxiter": 1}})
-    monkeypatch.setattr(bo, "fit_gpytorch_mll", quick)
+    """Fits whose first two attempts end in an optimisation warning that botorch treats as a
+    failure (an iteration limit would count as success): it retries from hyperparameters sampled
+    from their priors, the path that draws from torch's global RNG."""
+    attempts: list[int] = []
+
+    def flaky(mll: object, closure: object = None, **kwargs: object) -> object:
+        # A few iterations only, so the result depends on where the attempt started.
+        result = fit_gpytorch_mll_scipy(mll, closure=closure, options={"maxiter": 3})  # type: ignore[arg-type]
+        attempts.append(1)
+        if len(attempts) % 3:
+            warnings.warn("ABNORMAL_TERMINATION_IN_LNSRCH (planted by the test)", OptimizationWarning, stacklevel=1)
+        return result
+
+    monkeypatch.setattr(bo, "fit_gpytorch_mll", functools.partial(fit_gpytorch_mll, optimizer=flaky))
 
 
 def _round(global_seed: int) -> torch.Tensor:
     torch.manual_seed(global_seed)  # what earlier cells in the process left behind
-    return propose(*_data(), 2, BOSettings(intrinsic_dim=4, cma_iterations=2, popsize=8), seed=7)
+    proposals, note = propose(*_data(), 2, BOSettings(intrinsic_dim=4, cma_iterations=2, popsize=8), seed=7)
+    assert note is not None and note.startswith("gp fit")  # the failed attempts are recorded
+    return proposals
 
 
 @pytest.mark.filterwarnings("ignore")
@@ -35,6 +50,23 @@ def test_proposals_do_not_depend_on_the_global_rng(failing_fits: None) -> None:
     torch.manual_seed(3)
     bo.fit_model(*_data(), coupled=True, seed=7)
     assert torch.equal(torch.rand(2), expected)
+
+
+def test_a_clean_fit_has_no_note() -> None:
+    assert bo.fit_model(*_data(), coupled=True, seed=7).note is None
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_a_fit_that_fails_every_attempt_still_proposes_and_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    from botorch.exceptions.errors import ModelFittingError
+
+    def never(*args: object, **kwargs: object) -> None:
+        raise ModelFittingError("All attempts to fit the model have failed.")
+
+    monkeypatch.setattr(bo, "fit_gpytorch_mll", never)
+    proposals, note = propose(*_data(), 2, BOSettings(intrinsic_dim=4, cma_iterations=2, popsize=8), seed=7)
+    assert proposals.shape == (2, 4) and bool(((proposals >= -1) & (proposals <= 1)).all())
+    assert note is not None and "every attempt" in note
 
 
 def _data() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -10,7 +10,8 @@ from izbench.cache import CacheMode
 from izbench.errors import CacheMissError, ConfigError
 from izbench.methods import get_method
 from izbench.profiles import PROFILES
-from izbench.runner import CellResult, run_cell
+from izbench.results import CellResult
+from izbench.runner import run_cell
 from izbench.runtime import Runtime
 from izbench.settings import Settings
 from izbench.tasks.registry import TaskRegistry

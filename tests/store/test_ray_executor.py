@@ -1,4 +1,5 @@
-"""`compare --executor ray` on a local 2-worker Ray cluster equals the in-process run, row for row."""
+"""`compare --executor ray` on a local 2-worker Ray cluster equals the in-process run, row for row,
+whatever order the cells run in and whether a cell runs alone or after others."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ pytestmark = [
 ]
 
 CELLS = ["compare", "--tasks", "sum,antonyms", "--methods", "instructzero,uniform", "--profile", "smoke"]
+REVERSED = ["compare", "--tasks", "antonyms,sum", "--methods", "uniform,instructzero", "--profile", "smoke"]
+ALONE = ["run", "--task", "sum", "--method", "instructzero", "--profile", "smoke"]
 
 
 def _izbench(cache: Path, store: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -47,7 +50,8 @@ def test_ray_run_equals_in_process_run_and_replays(tmp_path: Path) -> None:
     ray = _izbench(ray_cache, ray_store, *CELLS, "--executor", "ray", "--workers", "2")
     assert ray.returncode == 0, ray.stderr[-2000:]
     assert "ray |" in ray.stderr  # the progress came from Ray workers
-    here = _izbench(tmp_path / "cache", tmp_path / "here.duckdb", *CELLS)
+    # In process, cells in the reverse order: every InstructZero cell after other cells' GP fits.
+    here = _izbench(tmp_path / "cache", tmp_path / "here.duckdb", *REVERSED)
     assert here.returncode == 0, here.stderr[-2000:]
 
     ray_rows, here_rows = _contents(ray_store), _contents(tmp_path / "here.duckdb")
@@ -59,3 +63,11 @@ def test_ray_run_equals_in_process_run_and_replays(tmp_path: Path) -> None:
     assert replay.returncode == 0, replay.stderr[-2000:]
     assert ", 0 made;" in replay.stderr
     assert _contents(tmp_path / "replay.duckdb") == ray_rows
+    # One InstructZero cell alone in a fresh process and cache proposes exactly what it did among others.
+    alone = _izbench(tmp_path / "alone-cache", tmp_path / "alone.duckdb", *ALONE)
+    assert alone.returncode == 0, alone.stderr[-2000:]
+    (alone_run,) = _contents(tmp_path / "alone.duckdb")["runs"]
+    assert alone_run in ray_rows["runs"]
+    alone_candidates = _contents(tmp_path / "alone.duckdb")["candidates"]
+    assert len(alone_candidates) >= 3
+    assert all(c in ray_rows["candidates"] for c in alone_candidates)  # same soft prompts, same instructions

@@ -7,7 +7,7 @@ import time
 import torch
 
 from izbench.cache import CachedClient, CallStats
-from izbench.models.generator import InstructionGenerator, format_demos
+from izbench.generation import InstructionGenerator, format_demos
 from izbench.models.local import LocalBackend
 from izbench.models.types import CompletionRequest, SoftPrompt
 

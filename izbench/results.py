@@ -1,0 +1,88 @@
+"""What runs produce, as plain data: candidates, a method's result, a cell's result, and which
+cells may be compared. Nothing here imports a model, so the store and reports read results
+without torch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from izbench.hashing import config_hash
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One proposal: the instruction, where it came from, and its validation scores."""
+
+    step: int
+    """Order of proposal within the run (0-based)."""
+    instruction: str
+    val_score: float
+    val_scores: tuple[float, ...]
+    soft_prompt: tuple[float, ...] | None = None
+    """The low-dimensional z that produced it (InstructZero, Uniform)."""
+    parent: str | None = None
+    """The instruction it was derived from (APE resampling), or a reference's label."""
+    new: bool = True
+    """False when the instruction had already been scored in this run (cost no calls)."""
+    note: str | None = None
+    """What went wrong proposing it without stopping the run (e.g. a GP fit that failed)."""
+
+
+@dataclass
+class MethodResult:
+    """Everything a method did: all candidates in order, and the best by validation score."""
+
+    candidates: list[Candidate] = field(default_factory=list)
+
+    @property
+    def best(self) -> Candidate:
+        # Ties go to the earliest proposal, so the result never depends on dict order.
+        return max(self.candidates, key=lambda c: (c.val_score, -c.step))
+
+    @property
+    def proposals(self) -> int:
+        return len(self.candidates)
+
+    @property
+    def distinct(self) -> int:
+        return sum(1 for c in self.candidates if c.new)
+
+
+
+@dataclass(frozen=True)
+class CellResult:
+    method: str
+    task: str
+    seed: int
+    budget: int
+    proposals: int
+    distinct: int
+    best_instruction: str
+    val_score: float
+    test_score: float
+    test_predictions: tuple[str, ...]
+    calls_made: int
+    calls_served: int
+    wall_s: float
+    mean_test_score: float | None = None
+    """For ``human``: the mean test score over all annotations (the paper reports both)."""
+    result: MethodResult | None = None
+    run_id: str = ""
+    reused: bool = False
+    """True when read back from the store instead of run."""
+    test_scores: tuple[float, ...] = ()
+    chance: float | None = None
+    """Under choice scoring: the test accuracy of picking options at random."""
+    config_hash: str = ""
+    """The cell's configuration: only cells with equal hashes are compared with each other."""
+
+
+IDENTITY_ONLY = ("task_identity", "method_identity")
+"""Config keys that identify a cell but not its comparison group (cells of different tasks and
+methods under one configuration share a leaderboard)."""
+
+
+def comparison_hash(config: dict[str, Any]) -> str:
+    """The hash of what cells must share to stand in one leaderboard or regression check."""
+    return config_hash({k: v for k, v in config.items() if k not in IDENTITY_ONLY})
