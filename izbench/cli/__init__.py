@@ -22,7 +22,10 @@ from izbench.errors import IzbenchError
 __all__ = ["app", "main"]
 
 
-GLOBAL_OPTIONS = ("--cache-dir", "--cache-mode", "--store", "--data-dir", "--bigbench-dir", "--blackbox")
+GLOBAL_OPTIONS = (
+    "--cache-dir", "--cache-mode", "--store", "--data-dir", "--bigbench-dir", "--blackbox",
+    "--generator", "--blackbox-model", "--device", "--dtype", "--config",
+)  # fmt: skip
 """Global options a user may also type after the command (``izbench run ... --store X``). Not
 ``--seed``: after ``run`` it is the cell's own seed."""
 

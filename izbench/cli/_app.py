@@ -49,6 +49,22 @@ def _global_options(
         str | None,
         typer.Option(help="Black-box backend: local | llamacpp | openai [env IZBENCH_BLACKBOX]."),
     ] = None,
+    generator: Annotated[
+        str | None,
+        typer.Option(
+            help="Instruction writer: embedded name (izbench models), .gguf file or model dir [env IZBENCH_GENERATOR]."
+        ),
+    ] = None,
+    blackbox_model: Annotated[
+        str | None,
+        typer.Option(help="Model of the local/llamacpp black box (same forms) [env IZBENCH_BLACKBOX_MODEL]."),
+    ] = None,
+    device: Annotated[str | None, typer.Option(help="auto | cpu | cuda | mps [env IZBENCH_DEVICE].")] = None,
+    dtype: Annotated[str | None, typer.Option(help="auto | float32 | bfloat16 | float16 [env IZBENCH_DTYPE].")] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(help="TOML file of settings and [compare] arguments; flags and IZBENCH_* override it."),
+    ] = None,
     verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="More output (-vv for debug).")] = 0,
 ) -> None:
     given: dict[str, Any] = {
@@ -59,9 +75,19 @@ def _global_options(
         "data_dir": data_dir,
         "bigbench_dir": bigbench_dir,
         "blackbox": blackbox,
+        "generator": generator,
+        "blackbox_model": blackbox_model,
+        "device": device,
+        "dtype": dtype,
         "verbose": verbose or None,
     }
-    ctx.obj = Settings(**{k: v for k, v in given.items() if v is not None})
+    from_file: dict[str, Any] = {}
+    if config is not None:
+        from izbench.config_file import load_config_file
+
+        from_file, compare_defaults = load_config_file(config)
+        ctx.default_map = {**(ctx.default_map or {}), "compare": compare_defaults}
+    ctx.obj = Settings(**{**from_file, **{k: v for k, v in given.items() if v is not None}})
 
 
 def registry_of(ctx: typer.Context) -> TaskRegistry:

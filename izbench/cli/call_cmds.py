@@ -66,7 +66,7 @@ def generate_command(
         generator = runtime.generator()
         soft = None
         if soft_prompt_seed is not None:
-            local = runtime.backend("local")
+            local = runtime.generator_backend()
             hidden = int(local.hidden_size)  # type: ignore[attr-defined]
             gen = torch.Generator().manual_seed(soft_prompt_seed)
             soft = torch.rand((n_tokens, hidden), generator=gen) * 2 - 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated
 
 import typer
@@ -58,6 +59,9 @@ def runs_show(
         )
     for field in ("run_id", "method", "task", "seed", "status", "config_hash", "git_commit"):
         console.print(f"{field}: {run[field]}", highlight=False)
+    config = json.loads(run["config_json"])
+    config.pop("task_identity", None)  # the task's whole spec: long, and in its task file
+    console.print("config: " + json.dumps(config, indent=2, sort_keys=True), highlight=False)
     console.print(
         f"best (val {run['val_score']}, test {run['test_score']}): {run['best_instruction']}",
         highlight=False,

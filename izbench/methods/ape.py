@@ -34,7 +34,7 @@ class APE:
     def optimize(self, context: MethodContext, budget: int, rng: random.Random) -> MethodResult:
         use_local = context.params.ape_generator == "local"
         base = context.generator if use_local else context.blackbox_generator
-        forward = InstructionGenerator(base.client, template=APE_TEMPLATE, max_new_tokens=50)
+        forward = InstructionGenerator(base.client, template=APE_TEMPLATE, max_new_tokens=50, protocol=base.protocol)
         tracker = Tracker(context)
         fraction = context.params.resample_fraction
         stage_one = max(1, round(budget * (1 - fraction)))
@@ -65,7 +65,9 @@ class APE:
         seed: int,
         index: int,
     ) -> None:
-        varier = InstructionGenerator(base.client, template=RESAMPLE_TEMPLATE, max_new_tokens=50)
+        varier = InstructionGenerator(
+            base.client, template=RESAMPLE_TEMPLATE, max_new_tokens=50, protocol=base.protocol
+        )
         while tracker.distinct < budget and tracker.result.proposals < 3 * budget:
             ranked = sorted(tracker.result.candidates, key=lambda c: -c.val_score)
             parents = [c.instruction for c in ranked[: max(1, budget - tracker.distinct)]]

@@ -18,6 +18,10 @@ import torch
 from izbench.answer import answer_complete
 from izbench.models.types import FinishReason, StopRule
 
+DECODING_VERSION = 1
+"""Bump when a change here can change a decoded text or a score: part of the local backend's
+revision, so cached answers from older decoding code are never served."""
+
 
 @dataclass(frozen=True)
 class DecodeParams:
@@ -96,7 +100,7 @@ def _left_pad(rows: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
     width = max(r.shape[0] for r in rows)
     hidden = rows[0].shape[1]
     embeds = rows[0].new_zeros((len(rows), width, hidden))
-    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long, device=embeds.device)
     for i, row in enumerate(rows):
         embeds[i, width - row.shape[0] :] = row
         mask[i, width - row.shape[0] :] = 1
@@ -114,7 +118,8 @@ def _last_logits(
 
 def _sample(logits: torch.Tensor, temperature: float, top_p: float, gen: torch.Generator) -> int:
     """Nucleus sampling of one row: keep the smallest set of tokens whose mass reaches top_p."""
-    probs = torch.softmax(logits / temperature, dim=-1)
+    # On the CPU, where the seeded per-row generator lives, whatever device decoded the logits.
+    probs = torch.softmax(logits.cpu() / temperature, dim=-1)
     if top_p < 1.0:
         sorted_probs, order = torch.sort(probs, descending=True)
         cumulative = torch.cumsum(sorted_probs, dim=-1)
@@ -157,7 +162,7 @@ def prefill_prefixes(
         prefix_embeds, prefix_mask = _left_pad(prefixes)
         prefix_positions = (prefix_mask.cumsum(-1) - 1).clamp(min=0)
         _last_logits(model, cache, prefix_mask, prefix_positions, inputs_embeds=prefix_embeds)
-        index = torch.tensor(prefix_of_row)
+        index = torch.tensor(prefix_of_row, device=prefix_embeds.device)
         cache.batch_select_indices(index)
         row_prefix_mask = prefix_mask[index]
         mask = torch.cat([row_prefix_mask, mask], dim=1)
@@ -222,14 +227,15 @@ def decode(
         if not keep:
             break
         if len(keep) < len(active):
-            index = torch.tensor(keep)
+            index = torch.tensor(keep, device=mask.device)
             cache.batch_select_indices(index)
             mask, positions = mask[index], positions[index]
             chosen = [chosen[j] for j in keep]
             active = [active[j] for j in keep]
         mask = torch.cat([mask, mask.new_ones((len(active), 1))], dim=1)
         positions = positions[:, -1:] + 1
-        logits = _last_logits(model, cache, mask, positions, input_ids=torch.tensor(chosen).unsqueeze(1))
+        chosen_ids = torch.tensor(chosen, device=mask.device).unsqueeze(1)
+        logits = _last_logits(model, cache, mask, positions, input_ids=chosen_ids)
     results = []
     for i in range(batch):
         text = decode_text(generated[i], skip_special_tokens=True)

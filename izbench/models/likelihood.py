@@ -49,6 +49,6 @@ def continuation_logprobs(
     for i, target in enumerate(targets):
         start = keep - 1 - len(target)
         rows_logp = logprobs[i, start : start + len(target)]
-        picked = rows_logp.gather(-1, torch.tensor(target).unsqueeze(-1)).squeeze(-1)
+        picked = rows_logp.gather(-1, torch.tensor(target, device=rows_logp.device).unsqueeze(-1)).squeeze(-1)
         results.append([float(v) for v in picked])
     return results

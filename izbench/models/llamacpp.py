@@ -26,10 +26,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from izbench.errors import BackendError
+from izbench.errors import BackendError, ConfigError
+from izbench.models.catalog import DEFAULT_MODEL, ModelSource, resolve
 from izbench.models.openai_backend import OpenAIBackend
 from izbench.models.types import Completion, CompletionRequest
-from izbench.models.weights import WeightsInfo, load_tokenizer, weights_info
+from izbench.models.weights import load_tokenizer
 
 _PR_SET_PDEATHSIG = 1
 
@@ -156,19 +157,25 @@ class LlamaCppBackend(OpenAIBackend):
     """The embedded GGUF behind a local llama.cpp server, spoken to as any OpenAI endpoint."""
 
     def __init__(
-        self, info: WeightsInfo | None = None, *, concurrency: int = 1, model_dir: Path | None = None
+        self, info: ModelSource | None = None, *, concurrency: int = 1, model_dir: Path | None = None
     ) -> None:
-        info = info or weights_info()
+        info = info or resolve(DEFAULT_MODEL)
+        if info.kind != "gguf":
+            raise ConfigError(
+                f"the llamacpp backend serves GGUF files; {info.path} is a transformers directory "
+                "(use --blackbox local)"
+            )
+        self._info = info
         self._model_dir = model_dir
         # Started by the first call, not here: the backend's identity (its revision) comes from
         # the weights, so a run served entirely from the cache never starts a server.
-        self.server = LlamaCppServer(info.gguf, alias=info.model_id)
+        self.server = LlamaCppServer(info.path, alias=info.model_id)
         version = importlib.metadata.version("llama-cpp-python")
         super().__init__(
             "http://127.0.0.1/v1",  # replaced by the server's address once it is started
             info.model_id,
             kind="llamacpp",
-            revision=f"gguf-sha256:{info.sha256};llama-cpp-python-{version}",
+            revision=f"{info.revision};llama-cpp-python-{version}",
             # llama_cpp.server answers one request at a time; more threads only queue.
             concurrency=concurrency,
         )
@@ -181,19 +188,23 @@ class LlamaCppBackend(OpenAIBackend):
             super().close()  # a client made before now would point at no server
 
     def complete(self, requests: Sequence[CompletionRequest]) -> list[Completion | BackendError]:
+        if not self._info.chat_template and any(r.protocol == "chat" for r in requests):
+            raise ConfigError(f"{self.model_id} has no chat template: send it raw prompts (--protocol raw)")
         self.start()
         return super().complete(requests)
 
     @functools.cached_property
     def _tokenizer(self) -> Any:
         """The model's own tokenizer (chat template, BOS), the one the local backend uses."""
-        return load_tokenizer(self._model_dir)
+        return load_tokenizer(self._info, self._model_dir)
 
     def prompt_text(self, request: CompletionRequest) -> str:
         """A prompt as text, chat-formatted the way the local backend formats it (for scoring,
         which goes through ``/v1/completions`` and so needs the template applied here)."""
         if request.protocol == "raw":
             return request.raw_text
+        if not self._info.chat_template:
+            raise BackendError(f"{self.model_id} has no chat template: send it raw prompts (--protocol raw)")
         messages = [m.model_dump() for m in request.messages]
         return str(self._tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False))
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import importlib.metadata
-import json
 import time
 from collections import defaultdict
 from collections.abc import Sequence
@@ -17,14 +16,17 @@ from pathlib import Path
 import torch
 
 from izbench.errors import BackendError
-from izbench.models.decoding import DecodeParams, decode
+from izbench.models.catalog import DEFAULT_MODEL, ModelSource, resolve
+from izbench.models.decoding import DECODING_VERSION, DecodeParams, decode
 from izbench.models.likelihood import continuation_logprobs
 from izbench.models.types import Completion, CompletionRequest
-from izbench.models.weights import LoadedModel, converted_dir, load_model, weights_info
+from izbench.models.weights import LoadedModel, hidden_size, load_model
+
+DTYPE_TAGS = {"float32": "fp32", "bfloat16": "bf16", "float16": "fp16"}
 
 
 class LocalBackend:
-    """SmolLM2 in-process through transformers (fp32, dequantised from the shipped GGUF)."""
+    """A model in-process through transformers (by default SmolLM2, fp32 on the CPU)."""
 
     kind = "local"
 
@@ -34,41 +36,55 @@ class LocalBackend:
         batch_size: int = 32,
         share_prefixes: bool = True,
         model_dir: Path | None = None,
+        source: ModelSource | None = None,
+        device: str = "cpu",
+        dtype: str = "float32",
     ) -> None:
         self._loaded_model = loaded
         self._model_dir = model_dir
         self.batch_size = batch_size
         self.share_prefixes = share_prefixes
-        # Identity comes from the GGUF's checksum, not the loaded weights: a replay that is
+        if loaded is not None:
+            source, device, dtype = loaded.info, loaded.device, loaded.dtype
+        # Identity comes from the weights' digest, not the loaded model: a replay that is
         # served entirely from the cache never loads the model.
-        info = loaded.info if loaded is not None else weights_info()
+        info = source or resolve(DEFAULT_MODEL)
         self.model_id = info.model_id
         self._info = info
+        self.device, self.dtype = device, dtype
+        place = DTYPE_TAGS[dtype] + ("" if device == "cpu" else f";{device}")
         self.revision = (
-            f"gguf-sha256:{info.sha256};fp32;"
-            f"transformers-{importlib.metadata.version('transformers')};torch-{torch.__version__}"
+            f"{info.revision};{place};transformers-{importlib.metadata.version('transformers')};"
+            f"torch-{torch.__version__};decoding-{DECODING_VERSION}"
         )
+
+    @property
+    def chat_template(self) -> bool:
+        """Whether the model has a chat template (a base model takes raw prompts only)."""
+        return self._info.chat_template
 
     @property
     def _loaded(self) -> LoadedModel:
         """The weights, loaded on the first call that needs them."""
         if self._loaded_model is None:
-            self._loaded_model = load_model(self._model_dir)
+            self._loaded_model = load_model(self._info, self._model_dir, self.device, self.dtype)
         return self._loaded_model
 
     @functools.cached_property
     def _eos_ids(self) -> frozenset[int]:
         tok = self._loaded.tokenizer
-        eos = {tok.eos_token_id, tok.convert_tokens_to_ids("<|im_end|>")}
+        vocab = tok.get_vocab()
+        # The end-of-turn token of chat models (ChatML, Gemma) ends an answer as EOS does.
+        eos = {tok.eos_token_id, *(vocab[t] for t in ("<|im_end|>", "<end_of_turn>") if t in vocab)}
         return frozenset(i for i in eos if isinstance(i, int) and i >= 0)
 
     @property
     def hidden_size(self) -> int:
-        if self._loaded_model is None:  # read the converted checkpoint's config, not its weights
-            config = converted_dir(self._info.sha256, self._model_dir) / "config.json"
-            if config.is_file():
-                return int(json.loads(config.read_text())["hidden_size"])
-        return int(self._loaded.model.config.hidden_size)
+        if self._loaded_model is None:  # read the checkpoint's config, not its weights
+            size = hidden_size(self._info, self._model_dir)
+            if size is not None:
+                return size
+        return int(self._loaded.model.get_input_embeddings().weight.shape[1])
 
     def embedding_matrix(self) -> torch.Tensor:
         """The input token embedding weights (vocab, hidden); read-only use."""
@@ -79,10 +95,15 @@ class LocalBackend:
         """The prompt as the model reads it: chat-formatted, or the raw text as it is."""
         if request.protocol == "raw":
             return request.raw_text
+        self._need_chat_template()
         text = self._loaded.tokenizer.apply_chat_template(
             [m.model_dump() for m in request.messages], add_generation_prompt=True, tokenize=False
         )
         return str(text)
+
+    def _need_chat_template(self) -> None:
+        if not self.chat_template:
+            raise BackendError(f"{self.model_id} has no chat template: send it raw prompts (--protocol raw)")
 
     def _encode(self, text: str) -> list[int]:
         return [int(i) for i in self._loaded.tokenizer(text, add_special_tokens=False)["input_ids"]]
@@ -107,6 +128,7 @@ class LocalBackend:
         """The formatted prompt's token ids (soft prompt not included)."""
         if request.protocol == "raw":
             return self._encode(request.raw_text)
+        self._need_chat_template()
         ids = self._loaded.tokenizer.apply_chat_template(
             [m.model_dump() for m in request.messages],
             add_generation_prompt=True,
@@ -119,7 +141,9 @@ class LocalBackend:
 
     def _embed(self, ids: Sequence[int]) -> torch.Tensor:
         with torch.inference_mode():
-            embeds: torch.Tensor = self._loaded.model.get_input_embeddings()(torch.tensor(list(ids), dtype=torch.long))
+            embeds: torch.Tensor = self._loaded.model.get_input_embeddings()(
+                torch.tensor(list(ids), dtype=torch.long, device=self._loaded.device)
+            )
         return embeds
 
     def _embed_many(self, rows: Sequence[Sequence[int]]) -> list[torch.Tensor]:
@@ -131,7 +155,7 @@ class LocalBackend:
         """The chat-formatted prompt as (tokens, hidden) embeddings, soft prompt first."""
         embeds = self._embed(self.token_ids(request))
         if request.soft_prompt is not None:
-            soft = request.soft_prompt.to_tensor()
+            soft = request.soft_prompt.to_tensor().to(embeds)  # the model's dtype and device
             if soft.shape[1] != embeds.shape[1]:
                 raise BackendError(
                     f"soft prompt hidden size {soft.shape[1]} does not match the model's {embeds.shape[1]}"

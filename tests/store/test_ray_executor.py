@@ -45,6 +45,7 @@ def _contents(store: Path) -> dict[str, list[tuple[object, ...]]]:
         con.close()
 
 
+@pytest.mark.timeout(1800)  # four smoke compares, one on a Ray cluster
 def test_ray_run_equals_in_process_run_and_replays(tmp_path: Path) -> None:
     ray_cache, ray_store = tmp_path / "ray-cache", tmp_path / "ray.duckdb"
     ray = _izbench(ray_cache, ray_store, *CELLS, "--executor", "ray", "--workers", "2")
