@@ -38,8 +38,8 @@ import torch
 from izbench.answer import answer_complete
 from izbench.cache import CachedClient, CacheMode, CallStats, ResponseCache
 from izbench.errors import BackendError
-from izbench.models.base import ModelBackend
 from izbench.generation import InstructionGenerator, format_demos
+from izbench.models.base import ModelBackend
 from izbench.models.llamacpp import LlamaCppBackend
 from izbench.models.local import LocalBackend, _common_prefix
 from izbench.models.types import Completion, CompletionRequest

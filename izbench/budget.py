@@ -14,8 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from izbench.errors import IzbenchError
-from izbench.models.ratelimit import estimated_tokens
-from izbench.models.types import Completion, CompletionRequest
+from izbench.models.types import Completion, CompletionRequest, estimated_tokens
 
 
 class BudgetExhausted(IzbenchError):

@@ -100,3 +100,10 @@ def settings_of(ctx: typer.Context) -> Settings:
     settings = ctx.find_root().obj
     assert isinstance(settings, Settings)
     return settings
+
+
+def one_line(text: str, width: int = 160) -> str:
+    """An instruction for a table cell: whitespace runs collapsed, cut at ``width`` characters
+    (a base model's instruction can be many lines of noise; the store keeps it whole)."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"

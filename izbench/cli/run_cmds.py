@@ -10,7 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 
 from izbench.cache import CacheMode
-from izbench.cli._app import app, console, err_console, registry_of
+from izbench.cli._app import app, console, err_console, one_line, registry_of
 from izbench.cli._options import ChoiceNormOption, PromptOption, ScoreOption, with_flags
 from izbench.cli._session import model_session
 from izbench.errors import ConfigError
@@ -96,7 +96,7 @@ def run_command(
         table.add_column(column)
     ranked = sorted(cell.result.candidates, key=lambda c: (-c.val_score, c.step))
     for c in [c for c in ranked if c.new][:show]:
-        table.add_row(str(c.step), f"{c.val_score:.3f}", c.instruction[:200])
+        table.add_row(str(c.step), f"{c.val_score:.3f}", one_line(c.instruction))
     console.print(table)
     extra = ""
     if cell.mean_test_score is not None:

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from izbench.cli._app import app, console, settings_of
+from izbench.cli._app import app, console, one_line, settings_of
 from izbench.errors import ConfigError
 from izbench.store import ResultStore
 
@@ -70,7 +70,7 @@ def runs_show(
     for column in ("step", "val", "new", "instruction"):
         table.add_column(column)
     for c in candidates:
-        table.add_row(str(c["step"]), f"{c['val_score']:.3f}", str(c["is_new"]), c["instruction"][:160])
+        table.add_row(str(c["step"]), f"{c['val_score']:.3f}", str(c["is_new"]), one_line(c["instruction"]))
     console.print(table)
     for c in sorted((c for c in candidates if c["note"]), key=lambda c: c["step"]):
         console.print(f"note at step {c['step']}: {c['note']}", highlight=False)

@@ -14,14 +14,9 @@ from limits import RateLimitItemPerSecond
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 
-from izbench.models.types import CompletionRequest
+from izbench.models.types import estimated_tokens
 
-
-def estimated_tokens(request: CompletionRequest) -> int:
-    """An upper-leaning guess of a request's tokens before sending it: ~3 characters per prompt
-    token (English BPE averages ~4) plus every output token it may generate."""
-    chars = sum(len(m.content) for m in request.messages)
-    return chars // 3 + 1 + request.max_tokens
+__all__ = ["RateLimiter", "estimated_tokens"]
 
 
 class RateLimiter:
