@@ -18,7 +18,7 @@ import torch
 from izbench.answer import answer_complete
 from izbench.models.types import FinishReason, StopRule
 
-DECODING_VERSION = 1
+DECODING_VERSION = 2
 """Bump when a change here can change a decoded text or a score: part of the local backend's
 revision, so cached answers from older decoding code are never served."""
 

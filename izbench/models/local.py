@@ -108,6 +108,17 @@ class LocalBackend:
     def _encode(self, text: str) -> list[int]:
         return [int(i) for i in self._loaded.tokenizer(text, add_special_tokens=False)["input_ids"]]
 
+    @functools.cached_property
+    def _start(self) -> list[int]:
+        """The tokens the tokenizer puts before any text (Gemma's BOS; none for SmolLM2), which a
+        raw prompt starts with as a server's tokenization does."""
+        return [int(i) for i in self._loaded.tokenizer("", add_special_tokens=True)["input_ids"]]
+
+    def _encode_prompt(self, request: CompletionRequest, text: str) -> list[int]:
+        """A prompt's ids: raw text after the start tokens; a chat-formatted text already holds them."""
+        start = self._start if request.protocol == "raw" else []
+        return start + self._encode(text)
+
     def scored_ids(self, request: CompletionRequest) -> tuple[list[int], list[int]]:
         """(prompt ids, continuation ids) of a scoring request.
 
@@ -117,8 +128,8 @@ class LocalBackend:
         """
         assert request.continuation is not None
         prompt = self.prompt_text(request)
-        head = self._encode(prompt)
-        whole = self._encode(prompt + request.continuation)
+        head = self._encode_prompt(request, prompt)
+        whole = self._encode_prompt(request, prompt + request.continuation)
         tail = whole[len(head) :] if whole[: len(head)] == head else self._encode(request.continuation)
         if not tail:
             raise BackendError(f"the continuation {request.continuation!r} has no tokens to score")
@@ -127,7 +138,7 @@ class LocalBackend:
     def token_ids(self, request: CompletionRequest) -> list[int]:
         """The formatted prompt's token ids (soft prompt not included)."""
         if request.protocol == "raw":
-            return self._encode(request.raw_text)
+            return self._encode_prompt(request, request.raw_text)
         self._need_chat_template()
         ids = self._loaded.tokenizer.apply_chat_template(
             [m.model_dump() for m in request.messages],
