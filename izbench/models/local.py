@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from izbench.errors import BackendError
+from izbench.errors import BackendError, ConfigError
 from izbench.models.catalog import DEFAULT_MODEL, ModelSource, resolve
 from izbench.models.decoding import DECODING_VERSION, DecodeParams, decode
 from izbench.models.likelihood import continuation_logprobs
@@ -103,7 +103,7 @@ class LocalBackend:
 
     def _need_chat_template(self) -> None:
         if not self.chat_template:
-            raise BackendError(f"{self.model_id} has no chat template: send it raw prompts (--protocol raw)")
+            raise ConfigError(f"{self.model_id} has no chat template: send it raw prompts (--protocol raw)")
 
     def _encode(self, text: str) -> list[int]:
         return [int(i) for i in self._loaded.tokenizer(text, add_special_tokens=False)["input_ids"]]
