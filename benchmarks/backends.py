@@ -210,6 +210,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="batch 8/32 only, no llamacpp, no compare runs")
     parser.add_argument("--store", type=Path, default=Path("results/izbench.duckdb"))
+    parser.add_argument(
+        "--scoring-only", action="store_true", help="only the score-function rows, on four core references"
+    )
     args = parser.parse_args()
     rows: Rows = []
     print(f"machine: {os.cpu_count()} cores, torch {torch.__version__} threads {torch.get_num_threads()}", flush=True)
@@ -223,6 +226,11 @@ def main() -> None:
     rows.append((f"roofline: fp32 matmul 512x{hidden} @ {hidden}x{inter}", f"{roofline:.0f} GFLOP/s"))
 
     registry = TaskRegistry()
+    if args.scoring_only:
+        chosen = [registry.references(registry.get(t))[0] for t in (TASK, "antonyms", "larger_animal", "diff")]
+        rows += scoring_rows(local, registry, chosen, Workload(0, roofline, params, (32,), args.repeats))
+        print_rows(rows)
+        return
     spec = registry.get(TASK)
     data = registry.load(spec.key)
     split = make_split(spec.key, data, 0, n_validation=16)
@@ -300,7 +308,10 @@ def main() -> None:
         rss = max(r for _, r in warm_runs)
         rows.append(("  same, warm (--cache-mode replay)", f"{wall:.1f} s, peak RSS {rss:.2f} GiB"))
     rows += default_compare_rows(args.store)
+    print_rows(rows)
 
+
+def print_rows(rows: Rows) -> None:
     width = max(len(name) for name, _ in rows)
     for name, value in rows:
         print(f"{name:<{width}}  {value}")
