@@ -100,6 +100,11 @@ class ModelSource:
     def revision(self) -> str:
         return f"{self.kind}-sha256:{self.digest}"
 
+    def require_chat_template(self) -> None:
+        """One line for a chat-formatted prompt to a model that has no chat template (any backend)."""
+        if not self.chat_template:
+            raise ConfigError(f"{self.model_id} has no chat template: send it raw prompts (--protocol raw)")
+
 
 _memo: dict[tuple[str, int, int], tuple[str, bool, str]] = {}
 

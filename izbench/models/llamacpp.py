@@ -188,8 +188,8 @@ class LlamaCppBackend(OpenAIBackend):
             super().close()  # a client made before now would point at no server
 
     def complete(self, requests: Sequence[CompletionRequest]) -> list[Completion | BackendError]:
-        if not self._info.chat_template and any(r.protocol == "chat" for r in requests):
-            raise ConfigError(f"{self.model_id} has no chat template: send it raw prompts (--protocol raw)")
+        if any(r.protocol == "chat" for r in requests):
+            self._info.require_chat_template()
         self.start()
         return super().complete(requests)
 
@@ -203,8 +203,7 @@ class LlamaCppBackend(OpenAIBackend):
         which goes through ``/v1/completions`` and so needs the template applied here)."""
         if request.protocol == "raw":
             return request.raw_text
-        if not self._info.chat_template:
-            raise BackendError(f"{self.model_id} has no chat template: send it raw prompts (--protocol raw)")
+        self._info.require_chat_template()
         messages = [m.model_dump() for m in request.messages]
         return str(self._tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False))
 

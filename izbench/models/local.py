@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from izbench.errors import BackendError, ConfigError
+from izbench.errors import BackendError
 from izbench.models.catalog import DEFAULT_MODEL, ModelSource, resolve
 from izbench.models.decoding import DECODING_VERSION, DecodeParams, decode
 from izbench.models.likelihood import continuation_logprobs
@@ -95,15 +95,11 @@ class LocalBackend:
         """The prompt as the model reads it: chat-formatted, or the raw text as it is."""
         if request.protocol == "raw":
             return request.raw_text
-        self._need_chat_template()
+        self._info.require_chat_template()
         text = self._loaded.tokenizer.apply_chat_template(
             [m.model_dump() for m in request.messages], add_generation_prompt=True, tokenize=False
         )
         return str(text)
-
-    def _need_chat_template(self) -> None:
-        if not self.chat_template:
-            raise ConfigError(f"{self.model_id} has no chat template: send it raw prompts (--protocol raw)")
 
     def _encode(self, text: str) -> list[int]:
         return [int(i) for i in self._loaded.tokenizer(text, add_special_tokens=False)["input_ids"]]
@@ -139,7 +135,7 @@ class LocalBackend:
         """The formatted prompt's token ids (soft prompt not included)."""
         if request.protocol == "raw":
             return self._encode_prompt(request, request.raw_text)
-        self._need_chat_template()
+        self._info.require_chat_template()
         ids = self._loaded.tokenizer.apply_chat_template(
             [m.model_dump() for m in request.messages],
             add_generation_prompt=True,
