@@ -54,7 +54,7 @@ def cache_key(backend: ModelBackend, request: CompletionRequest) -> str:
         "backend": backend.kind,
         "model": backend.model_id,
         "revision": backend.revision,
-        "request": request.model_dump(mode="json"),
+        "request": request.key_material(),
     }
     return canonical_digest(material)
 
@@ -81,6 +81,12 @@ class CallStats:
     @property
     def tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
+
+    @property
+    def requests(self) -> int:
+        """Calls asked for, served or made: what a method costs without a cache."""
+        with self._lock:
+            return self.served + self.made
 
     def counts(self) -> tuple[int, int, int, int]:
         """(served, made, prompt tokens, completion tokens): a snapshot to take differences of."""
@@ -247,16 +253,23 @@ class CachedClient:
 
     Identical requests in one batch are sent once. Only complete successes are stored; when
     some requests of a batch fail, the successes are stored first and then the first failure
-    is raised, so a rerun resumes instead of paying for them again.
+    is raised, so a rerun resumes instead of paying for them again. ``tally`` counts this
+    client's answers a second time, for one cell (the black-box calls a method spends).
     """
 
     def __init__(
-        self, backend: ModelBackend, cache: ResponseCache, stats: CallStats, budget: Budget | None = None
+        self,
+        backend: ModelBackend,
+        cache: ResponseCache,
+        stats: CallStats,
+        budget: Budget | None = None,
+        tally: CallStats | None = None,
     ) -> None:
         self.backend = backend
         self.cache = cache
         self.stats = stats
         self.budget = budget
+        self.tally = tally
 
     def complete(self, requests: Sequence[CompletionRequest]) -> list[Completion]:
         mode = self.cache.mode
@@ -303,6 +316,8 @@ class CachedClient:
                 completion = completion.model_copy(update={"cached": True})
             counted.add(key)
             self.stats.record(completion)
+            if self.tally is not None:
+                self.tally.record(completion)
             out.append(completion)
         if first_error is not None:
             raise first_error

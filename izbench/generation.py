@@ -66,6 +66,12 @@ class InstructionGenerator:
             for (soft, demos), index in zip(items, indices, strict=True)
         ]
 
+    def hidden_states(self, items: Sequence[tuple[torch.Tensor | None, str]]) -> list[tuple[float, ...]]:
+        """The last prompt token's final hidden state for each (soft prompt, demos) item: the
+        prompt the generator would write from, read without writing (INSTINCT's features)."""
+        reqs = [r.model_copy(update={"hidden_state": True, "max_tokens": 1}) for r in self.requests(items)]
+        return [c.hidden for c in self.client.complete(reqs)]
+
     def generate(
         self,
         items: Sequence[tuple[torch.Tensor | None, str]],

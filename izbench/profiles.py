@@ -39,6 +39,31 @@ class MethodSettings(BaseModel):
     """APE: which model writes instructions (the paper: the black box)."""
     resample_fraction: float = Field(default=0.0, ge=0.0, lt=1.0)
     """APE: share of the budget for the iterative Monte Carlo stage."""
+    select: Literal["full", "halving"] = "full"
+    """APE, Uniform: score every candidate on the whole validation set (``full``) or by
+    successive halving on growing prefixes of it (``halving``, fewer black-box calls)."""
+    writer: Literal["blackbox", "local"] = "blackbox"
+    """OPRO, EvoPrompt: which model writes instructions (the papers: the black box)."""
+    opro_per_step: int = Field(default=8, ge=1)
+    """OPRO: instructions sampled from each meta-prompt (the paper's 8)."""
+    opro_exemplars: int = Field(default=3, ge=0)
+    """OPRO: task exemplars shown in each meta-prompt (the paper's 3)."""
+    opro_shown: int = Field(default=20, ge=1)
+    """OPRO: best instructions so far shown in the meta-prompt, ascending by score (the paper's 20)."""
+    population: int = Field(default=10, ge=2)
+    """EvoPrompt: population size (the paper's 10)."""
+    instinct_n_init: int = Field(default=40, ge=1)
+    """INSTINCT: soft prompts scored before the first NeuralUCB step (the paper's 40)."""
+    instinct_domain: int = Field(default=10000, ge=2)
+    """INSTINCT: Sobol soft prompts whose hidden states the network ranks (the paper's 10000)."""
+    instinct_pool: int = Field(default=1000, ge=1)
+    """INSTINCT: domain points drawn at random for each selection (the paper's n_eval, 1000)."""
+    instinct_train_steps: int = Field(default=1000, ge=1)
+    """INSTINCT: full-batch Adam steps per network refit (the paper's 1000)."""
+    instinct_nu: float = Field(default=1.0, gt=0.0)
+    """INSTINCT: NeuralUCB exploration weight (the paper's 1)."""
+    instinct_lambda: float = Field(default=0.1, gt=0.0)
+    """INSTINCT: NeuralUCB regulariser (the paper's 0.1)."""
 
 
 class Profile(BaseModel):
@@ -72,13 +97,37 @@ PROFILES: dict[str, Profile] = {
         budget=3,
         n_validation=4,
         n_test=8,
-        params=MethodSettings.model_validate({"n_init": 2, "n_per_iter": 1, "cma_iterations": 3}),
+        params=MethodSettings.model_validate(
+            {
+                "n_init": 2,
+                "n_per_iter": 1,
+                "cma_iterations": 3,
+                "opro_per_step": 1,
+                "population": 2,
+                "instinct_n_init": 2,
+                "instinct_domain": 16,
+                "instinct_pool": 16,
+                "instinct_train_steps": 100,
+            }
+        ),
     ),
     "default": Profile(
         budget=8,
         n_validation=10,
         n_test=40,
-        params=MethodSettings.model_validate({"n_init": 4, "n_per_iter": 2, "cma_iterations": 8}),
+        params=MethodSettings.model_validate(
+            {
+                "n_init": 4,
+                "n_per_iter": 2,
+                "cma_iterations": 8,
+                "opro_per_step": 2,
+                "population": 4,
+                "instinct_n_init": 4,
+                "instinct_domain": 32,
+                "instinct_pool": 32,
+                "instinct_train_steps": 300,
+            }
+        ),
     ),
     "paper": Profile(
         budget=150,

@@ -27,6 +27,12 @@ class Candidate:
     """False when the instruction had already been scored in this run (cost no calls)."""
     note: str | None = None
     """What went wrong proposing it without stopping the run (e.g. a GP fit that failed)."""
+    examples: int = 0
+    """Validation examples it was scored on: fewer than the split's when successive halving
+    dropped it early (0 when unknown: a row stored before this was recorded)."""
+    calls: int | None = None
+    """Black-box calls the cell had asked for (served or made) once this candidate was scored:
+    the calls axis, which compares methods whose candidates cost different amounts."""
 
 
 @dataclass
@@ -37,8 +43,12 @@ class MethodResult:
 
     @property
     def best(self) -> Candidate:
-        # Ties go to the earliest proposal, so the result never depends on dict order.
-        return max(self.candidates, key=lambda c: (c.val_score, -c.step))
+        """The best by validation score among candidates scored on the most examples (a
+        candidate dropped early by halving never wins on a lucky short prefix). Ties go to the
+        earliest proposal, so the result never depends on dict order."""
+        most = max(c.examples for c in self.candidates)
+        finalists = [c for c in self.candidates if c.examples == most]
+        return max(finalists, key=lambda c: (c.val_score, -c.step))
 
     @property
     def proposals(self) -> int:
@@ -76,6 +86,8 @@ class CellResult:
     """Under choice scoring: the test accuracy of picking options at random."""
     config_hash: str = ""
     """The cell's configuration: only cells with equal hashes are compared with each other."""
+    blackbox_calls: int | None = None
+    """Black-box calls the method asked for while optimising (served or made; test excluded)."""
 
 
 IDENTITY_ONLY = ("task_identity", "method_identity")

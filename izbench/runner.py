@@ -143,6 +143,8 @@ def run_cell(
                     "parent": c.parent,
                     "new": c.new,
                     "note": c.note,
+                    "examples": c.examples,
+                    "calls": c.calls,
                 }
                 for c in candidates
             ],
@@ -171,6 +173,7 @@ def run_cell(
         )
     try:
         result = method.optimize(context, profile.budget, rng_for("method", method_name, spec.key, seed))
+        blackbox_calls = context.blackbox_calls.requests
         best = result.best
         test = scorer.score(best.instruction, split.test)
         mean_test = None
@@ -202,10 +205,11 @@ def run_cell(
         test_scores=test.scores,
         chance=sum(chance(e) for e in split.test) / len(split.test) if runtime.settings.score == "choice" else None,
         config_hash=comparison_hash(key.config),
+        blackbox_calls=blackbox_calls,
     )
     if store is not None:
         store.add_predictions(key.run_id, prediction_rows("test", best.step, split.test, test))
-        metrics = {"val_score": cell.val_score, "test_score": cell.test_score}
+        metrics = {"val_score": cell.val_score, "test_score": cell.test_score, "blackbox_calls": blackbox_calls}
         if cell.chance is not None:
             metrics["chance"] = cell.chance
         if mean_test is not None:

@@ -96,13 +96,14 @@ class Runtime:
             )
         raise ConfigError(f"unknown backend {kind!r}; choose one of local, llamacpp, openai")
 
-    def client(self, kind: str, model: str | None = None) -> CachedClient:
-        """A cached client over the backend of that kind, counting into this runtime's stats."""
-        return CachedClient(self.backend(kind, model), self.cache, self.stats, self.budget)
+    def client(self, kind: str, model: str | None = None, tally: CallStats | None = None) -> CachedClient:
+        """A cached client over the backend of that kind, counting into this runtime's stats
+        (and into ``tally``, when given)."""
+        return CachedClient(self.backend(kind, model), self.cache, self.stats, self.budget, tally)
 
-    def blackbox(self) -> CachedClient:
+    def blackbox(self, tally: CallStats | None = None) -> CachedClient:
         """The configured black-box LLM."""
-        return self.client(self.settings.blackbox)
+        return self.client(self.settings.blackbox, tally=tally)
 
     def generator(self) -> InstructionGenerator:
         """The open LLM that writes instructions (always in-process: soft prompts), prompted
@@ -112,11 +113,13 @@ class Runtime:
             CachedClient(backend, self.cache, self.stats, self.budget), protocol=prompt_protocol(backend)
         )
 
-    def blackbox_generator(self) -> InstructionGenerator:
+    def blackbox_generator(self, tally: CallStats | None = None) -> InstructionGenerator:
         """The black box as an instruction writer (APE's default)."""
-        return InstructionGenerator(self.blackbox(), protocol=prompt_protocol(self.backend(self.settings.blackbox)))
+        return InstructionGenerator(
+            self.blackbox(tally), protocol=prompt_protocol(self.backend(self.settings.blackbox))
+        )
 
-    def scorer(self, task: str, metric: Metric, data: TaskData) -> Scorer:
+    def scorer(self, task: str, metric: Metric, data: TaskData, tally: CallStats | None = None) -> Scorer:
         """The task's scorer under the settings' score function and protocol; for generation, with
         early stopping and the output cap unless the settings turn them off."""
         s = self.settings
@@ -132,7 +135,7 @@ class Runtime:
             )
         early = s.scorer_early_stop
         return Scorer(
-            self.blackbox(),
+            self.blackbox(tally),
             metric,
             max_tokens=output_cap(metric, data.induce + data.execute) if early else DEFAULT_MAX_TOKENS,
             stop_rule="answer" if early else None,
@@ -152,13 +155,16 @@ class Runtime:
         annotations: Sequence[str],
         on_candidates: Callable[[list[Candidate], list[Scored]], None] | None = None,
     ) -> MethodContext:
-        """Everything a method may use for one cell, wired to this runtime's cached clients."""
+        """Everything a method may use for one cell, wired to this runtime's cached clients; the
+        black-box clients also count into the cell's own tally (its calls axis)."""
+        calls = CallStats()
         return MethodContext(
             task=task,
             split=split,
-            scorer=self.scorer(task, metric, data),
+            scorer=self.scorer(task, metric, data, calls),
             generator=self.generator(),
-            blackbox_generator=self.blackbox_generator(),
+            blackbox_generator=self.blackbox_generator(calls),
+            blackbox_calls=calls,
             annotations=tuple(annotations),
             seed=seed,
             params=params,

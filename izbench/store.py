@@ -23,7 +23,7 @@ from izbench.errors import ConfigError
 from izbench.hashing import config_hash
 from izbench.results import Candidate, CellResult, MethodResult, comparison_hash
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS izbench_meta (key VARCHAR PRIMARY KEY, value VARCHAR);
@@ -66,7 +66,14 @@ ALTER TABLE candidates ADD COLUMN IF NOT EXISTS note VARCHAR;
 """
 """A candidate's note: what went wrong proposing it without stopping the run (a failed GP fit)."""
 
-MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3}
+_SCHEMA_V4 = """
+ALTER TABLE candidates ADD COLUMN IF NOT EXISTS examples INTEGER;
+ALTER TABLE candidates ADD COLUMN IF NOT EXISTS calls BIGINT;
+"""
+"""Validation examples a candidate was scored on (halving drops some early) and the black-box
+calls the cell had asked for by then (the calls axis)."""
+
+MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3, 4: _SCHEMA_V4}
 """Schema version -> SQL that brings a store from the previous version to it."""
 
 
@@ -183,8 +190,8 @@ class ResultStore:
     def add_candidates(self, run_id: str, rows: Sequence[dict[str, Any]]) -> None:
         if rows:
             self.db.executemany(
-                "INSERT INTO candidates (run_id, step, instruction, val_score, soft_prompt, parent, is_new, note) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO candidates (run_id, step, instruction, val_score, soft_prompt, parent, is_new, note, "
+                "examples, calls) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     [
                         run_id,
@@ -195,6 +202,8 @@ class ResultStore:
                         r["parent"],
                         r["new"],
                         r.get("note"),
+                        r.get("examples"),
+                        r.get("calls"),
                     ]
                     for r in rows
                 ],
@@ -308,6 +317,8 @@ class ResultStore:
                     parent=r["parent"],
                     new=r["is_new"],
                     note=r["note"],
+                    examples=r["examples"] or 0,
+                    calls=r["calls"],
                 )
                 for r in rows
             ]
@@ -333,6 +344,7 @@ class ResultStore:
             test_scores=tuple(t["score"] for t in tests),
             chance=metrics.get("chance"),
             config_hash=comparison_hash(json.loads(run["config_json"])),
+            blackbox_calls=int(metrics["blackbox_calls"]) if "blackbox_calls" in metrics else None,
         )
 
     def runs(self, status: str | None = "done") -> list[dict[str, Any]]:

@@ -46,10 +46,16 @@ def _key(identity: Identity | None = None, request: CompletionRequest = BASE) ->
         {"request": BASE.model_copy(update={"stop": ("\n",)})},
         {"request": CompletionRequest.user("hello!", max_tokens=8)},
         {"request": BASE.model_copy(update={"soft_prompt": SoftPrompt.from_tensor(torch.zeros(1, 2))})},
+        {"request": BASE.model_copy(update={"hidden_state": True})},
     ],
 )
 def test_anything_that_changes_an_output_changes_the_key(changed: dict[str, object]) -> None:
     assert _key(**changed) != _key()  # type: ignore[arg-type]
+
+
+def test_a_field_added_later_keeps_older_keys_at_its_default() -> None:
+    # The key of BASE as computed before `hidden_state` existed (izbench at 62c1013).
+    assert _key() == "e44875a64195aab1feca9146acfd7f4806ae6d169033530553fc7f4e58c59595"
 
 
 def test_one_soft_prompt_bit_changes_the_key() -> None:

@@ -84,3 +84,22 @@ def test_generator_counts_calls(local_backend: LocalBackend, cache) -> None:  # 
     generator.generate([(None, DEMOS)])
     generator.generate([(None, DEMOS)])
     assert (stats.made, stats.served) == (1, 1)
+
+
+def test_hidden_states_are_read_without_writing_and_cached(local_backend: LocalBackend, cache) -> None:  # type: ignore[no-untyped-def]
+    stats = CallStats()
+    generator = InstructionGenerator(CachedClient(local_backend, cache, stats))
+    hidden = local_backend.hidden_size
+    a, b = _soft(11, hidden), _soft(12, hidden)
+    together = generator.hidden_states([(a, DEMOS), (b, DEMOS)])
+    assert [len(h) for h in together] == [hidden, hidden] and together[0] != together[1]
+    assert stats.completion_tokens == 0 and stats.made == 2
+    cache.clear()
+    # Computed alone, in another batch, the value is the same to the bit.
+    assert generator.hidden_states([(b, DEMOS)]) == [together[1]]
+    # b is served from the cache now; a, cleared, is computed again, alone: both equal to the bit.
+    again = generator.hidden_states([(a, DEMOS), (b, DEMOS)])
+    assert again == together and (stats.made, stats.served) == (4, 1)
+    # A hidden-state request is not the generation request for the same prompt.
+    assert generator.generate([(a, DEMOS)])[0]
+    assert stats.made == 5

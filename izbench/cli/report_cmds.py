@@ -46,7 +46,10 @@ def regress_command(
     baseline: Annotated[Path, typer.Option(help="A results.json written by `izbench report`.")],
     tolerance: Annotated[float, typer.Option(min=0.0, help="Allowed change per metric.")] = 0.0,
     fail_on: Annotated[
-        FailOn, typer.Option(help="change: any metric moved (a replay must reproduce all); worse: only drops.")
+        FailOn,
+        typer.Option(
+            help="change: any metric moved (a replay must reproduce all); worse: only score drops and call rises."
+        ),
     ] = FailOn.CHANGE,
 ) -> None:
     """Compare the store with a baseline; exit 1 when a cell is missing or a metric moved (--fail-on)."""

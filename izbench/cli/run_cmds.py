@@ -49,8 +49,28 @@ class Executor(StrEnum):
     RAY = "ray"
 
 
-def _profile(name: str, budget: int | None, n_val: int | None, n_test: int | None, scale: bool | None) -> Profile:
-    return get_profile(name).with_overrides(budget=budget, n_validation=n_val, n_test=n_test, scale=scale)
+class Selection(StrEnum):
+    FULL = "full"
+    HALVING = "halving"
+
+
+SelectOption = Annotated[
+    Selection | None,
+    typer.Option(help="APE, Uniform: full validation, or successive halving (fewer black-box calls)."),
+]
+
+
+def _profile(
+    name: str,
+    budget: int | None,
+    n_val: int | None,
+    n_test: int | None,
+    scale: bool | None,
+    select: Selection | None = None,
+) -> Profile:
+    return get_profile(name).with_overrides(
+        budget=budget, n_validation=n_val, n_test=n_test, scale=scale, select=select.value if select else None
+    )
 
 
 def _rerun(settings: Settings, flag: bool) -> bool:
@@ -76,13 +96,14 @@ def run_command(
     score: ScoreOption = None,
     protocol: PromptOption = None,
     choice_norm: ChoiceNormOption = None,
+    select: SelectOption = None,
 ) -> None:
     """Run one (method, task, seed) cell, store it, and print its candidates and scores."""
     from izbench.methods import get_method
     from izbench.runner import run_cell
 
     get_method(method)  # fail fast on a typo, before any model loads
-    chosen = _profile(profile, budget, n_validation, n_test, scale)
+    chosen = _profile(profile, budget, n_validation, n_test, scale, select)
     registry = registry_of(ctx)
     settings = with_flags(
         ctx, max_calls=max_calls, max_cost=max_cost, score=score, protocol=protocol, choice_norm=choice_norm
@@ -105,7 +126,9 @@ def run_command(
     console.print(
         f"best: val {cell.val_score:.3f}, test {cell.test_score:.3f}{extra}; "
         f"{cell.distinct} distinct of {cell.proposals} proposals; "
-        f"{cell.calls_made} calls made, {cell.calls_served} served; {cell.wall_s:.1f} s{reused}",
+        f"{cell.calls_made} calls made, {cell.calls_served} served"
+        f"{'' if cell.blackbox_calls is None else f' ({cell.blackbox_calls} black-box calls to optimise)'}; "
+        f"{cell.wall_s:.1f} s{reused}",
         highlight=False,
     )
 
@@ -132,6 +155,7 @@ def compare_command(
     score: ScoreOption = None,
     protocol: PromptOption = None,
     choice_norm: ChoiceNormOption = None,
+    select: SelectOption = None,
 ) -> None:
     """Run every (method, task, seed) cell into the store and print a leaderboard."""
     from izbench.methods import get_method
@@ -144,7 +168,7 @@ def compare_command(
         seed_list = [int(s) for s in seeds.split(",") if s.strip()]
     except ValueError:
         raise typer.BadParameter(f"--seeds {seeds!r}: use a comma list of integers") from None
-    chosen = _profile(profile, budget, n_validation, n_test, scale)
+    chosen = _profile(profile, budget, n_validation, n_test, scale, select)
     settings = with_flags(
         ctx, max_calls=max_calls, max_cost=max_cost, score=score, protocol=protocol, choice_norm=choice_norm
     )
@@ -300,7 +324,7 @@ def projected_cost_text(settings: Settings, calls: int) -> str:
 def leaderboard(results: list[CellResult]) -> Table:
     """The rich form of the report's leaderboard: mean [95% interval], average, rank, wins."""
     from izbench.report import build_leaderboard
-    from izbench.report.render import chance_text, entry_text
+    from izbench.report.render import calls_text, chance_text, entry_text
 
     board = build_leaderboard(results)
     table = Table(title="test score (mean over seeds [95% interval])")
@@ -316,4 +340,6 @@ def leaderboard(results: list[CellResult]) -> Table:
     table.add_row("[bold]average[/bold]", *[f"[bold]{board.average[m]:.3f}[/bold]" for m in board.methods])
     table.add_row("average rank", *[f"{board.rank[m]:.2f}" for m in board.methods])
     table.add_row("wins", *[str(board.wins[m]) for m in board.methods])
+    if board.calls:
+        table.add_row("black-box calls/cell", *[calls_text(board, m) for m in board.methods])
     return table

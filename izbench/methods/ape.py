@@ -4,7 +4,9 @@ Each query shows 5 demos drawn from the demo pool (a fresh set per query) in the
 template and samples one instruction at temperature 0.9, top_p 0.9, at most 50 tokens; query
 ``k`` uses sample index ``k``, so every sample is cached and replayable on its own. Optionally
 (``resample_fraction`` > 0) part of the budget goes to APE's iterative Monte Carlo stage: the
-black box writes variations of the best instructions so far.
+black box writes variations of the best instructions so far. Stage one writes its whole pool
+first, then scores it on the full validation set or, with ``select: halving``, by successive
+halving.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import random
 
 from izbench.generation import InstructionGenerator, format_demos
 from izbench.methods.base import MethodContext, Tracker, register
+from izbench.methods.selection import successive_halving
 from izbench.results import MethodResult
 
 APE_TEMPLATE = (
@@ -39,9 +42,11 @@ class APE:
         fraction = context.params.resample_fraction
         stage_one = max(1, round(budget * (1 - fraction)))
         seed = rng.randrange(2**31)
-        index = 0
-        while tracker.distinct < stage_one and tracker.result.proposals < 3 * budget:
-            n = stage_one - tracker.distinct
+        proposals: list[str] = []
+        pool: dict[str, None] = {}
+        while len(pool) < stage_one and len(proposals) < 3 * budget:
+            n = stage_one - len(pool)
+            index = len(proposals)
             demos = [format_demos([(e.input, e.answers[0]) for e in context.split.demos(index + k)]) for k in range(n)]
             texts = forward.generate(
                 [(None, d) for d in demos],
@@ -50,8 +55,13 @@ class APE:
                 top_p=0.9,
                 sample_indices=range(index, index + n),
             )
-            index += n
-            tracker.add(texts)
+            proposals += texts
+            pool.update(dict.fromkeys(texts))
+        if context.params.select == "halving":
+            successive_halving(tracker, list(pool))
+        else:
+            tracker.add(proposals)
+        index = len(proposals)
         if fraction > 0:
             self._resample(context, base, tracker, budget, seed, index)
         return tracker.result

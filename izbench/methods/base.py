@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from izbench.cache import CallStats
 from izbench.generation import InstructionGenerator
 from izbench.profiles import MethodSettings
 from izbench.results import Candidate, MethodResult
@@ -30,6 +31,8 @@ class MethodContext:
     """Method settings from the profile and flags (e.g. ``n_init``, ``scale``)."""
     on_candidates: Callable[[list[Candidate], list[Scored]], None] | None = None
     """Called with each batch of new candidates and their validation predictions (the store)."""
+    blackbox_calls: CallStats = field(default_factory=CallStats)
+    """The black-box calls this cell asked for (scorer and black-box writer), served or made."""
 
 
 class Tracker:
@@ -42,7 +45,11 @@ class Tracker:
 
     @property
     def distinct(self) -> int:
-        return len(self._seen)
+        return self.result.distinct
+
+    def seen(self, instruction: str) -> bool:
+        """Whether the instruction was already scored on the whole validation set."""
+        return instruction in self._seen
 
     def add(
         self,
@@ -51,29 +58,54 @@ class Tracker:
         parents: list[str | None] | None = None,
         note: str | None = None,
     ) -> list[Candidate]:
+        """Score the instructions not seen yet on the whole validation set and record them all."""
         fresh = [i for i in dict.fromkeys(instructions) if i not in self._seen]
+        before = self.context.blackbox_calls.requests
         for scored in self.context.scorer.score_many(fresh, self.context.split.validation):
             self._seen[scored.instruction] = scored
+        # Every instruction costs the same requests (the same examples), so the batch's calls
+        # are shared out exactly: each candidate carries the calls spent up to and including it.
+        each = (self.context.blackbox_calls.requests - before) // len(fresh) if fresh else 0
+        rank = {instruction: k + 1 for k, instruction in enumerate(fresh)}
+        calls, spent = [], 0
+        for instruction in instructions:
+            spent = max(spent, rank.get(instruction, 0))
+            calls.append(before + each * spent)
+        return self.record(instructions, [self._seen[i] for i in instructions], soft_prompts, parents, note, calls)
+
+    def record(
+        self,
+        instructions: list[str],
+        scored: list[Scored],
+        soft_prompts: list[tuple[float, ...] | None] | None = None,
+        parents: list[str | None] | None = None,
+        note: str | None = None,
+        calls: list[int] | None = None,
+    ) -> list[Candidate]:
+        """Record candidates already scored (on all or, under halving, part of validation); an
+        instruction recorded before in this run is a repeat (``new`` false, no calls). ``calls``:
+        the cell's black-box calls at each candidate (default: all it has asked for so far)."""
+        before = {c.instruction for c in self.result.candidates}
         added = []
-        new_in_batch: set[str] = set()
-        for k, instruction in enumerate(instructions):
-            scored = self._seen[instruction]
-            is_new = instruction in fresh and instruction not in new_in_batch
-            new_in_batch.add(instruction)
+        now = self.context.blackbox_calls.requests
+        for k, (instruction, result) in enumerate(zip(instructions, scored, strict=True)):
             candidate = Candidate(
                 step=self.result.proposals,
                 instruction=instruction,
-                val_score=scored.mean,
-                val_scores=scored.scores,
+                val_score=result.mean,
+                val_scores=result.scores,
                 soft_prompt=soft_prompts[k] if soft_prompts else None,
                 parent=parents[k] if parents else None,
-                new=is_new,
+                new=instruction not in before,
                 note=note,
+                examples=len(result.scores),
+                calls=calls[k] if calls else now,
             )
+            before.add(instruction)
             self.result.candidates.append(candidate)
             added.append(candidate)
         if self.context.on_candidates is not None:
-            self.context.on_candidates(added, [self._seen[c.instruction] for c in added])
+            self.context.on_candidates(added, list(scored))
         return added
 
 

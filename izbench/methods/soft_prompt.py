@@ -32,8 +32,14 @@ class SoftPromptWriter:
         self.demos = format_demos(pairs)
 
     def write(self, zs: torch.Tensor) -> list[str]:
-        items = [(self.projection(z.to(torch.float32)), self.demos) for z in zs]
-        return self.context.generator.generate(items)
+        return self.context.generator.generate(self._items(zs))
+
+    def hidden(self, zs: torch.Tensor) -> list[tuple[float, ...]]:
+        """The generator's last-token hidden state of each z's prompt (no instruction written)."""
+        return self.context.generator.hidden_states(self._items(zs))
+
+    def _items(self, zs: torch.Tensor) -> list[tuple[torch.Tensor, str]]:
+        return [(self.projection(z.to(torch.float32)), self.demos) for z in zs]
 
 
 def z_tuple(z: torch.Tensor) -> tuple[float, ...]:

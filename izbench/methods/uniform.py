@@ -1,4 +1,8 @@
-"""Uniform: soft prompts drawn uniformly from [-1, 1]^d, same projection and generator, no BO."""
+"""Uniform: soft prompts drawn uniformly from [-1, 1]^d, same projection and generator, no BO.
+
+With ``select: halving`` the same draws fill a pool of distinct instructions that successive
+halving then scores (fewer black-box calls for the same candidates).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import random
 import torch
 
 from izbench.methods.base import MethodContext, Tracker, register
+from izbench.methods.selection import successive_halving
 from izbench.methods.soft_prompt import SoftPromptWriter, z_tuple
 from izbench.results import MethodResult
 
@@ -21,11 +26,27 @@ class Uniform:
         tracker = Tracker(context)
         gen = torch.Generator().manual_seed(rng.randrange(2**31))
         batch = context.params.n_per_iter
+        if context.params.select == "halving":
+            self._halving(writer, tracker, gen, budget, batch)
+            return tracker.result
         while tracker.distinct < budget and tracker.result.proposals < 3 * budget:
             n = min(batch, budget - tracker.distinct)
             zs = torch.rand((n, writer.dim), generator=gen, dtype=torch.double) * 2 - 1
             tracker.add(writer.write(zs), soft_prompts=[z_tuple(z) for z in zs])
         return tracker.result
+
+    @staticmethod
+    def _halving(writer: SoftPromptWriter, tracker: Tracker, gen: torch.Generator, budget: int, batch: int) -> None:
+        """The same draws, written into a pool of distinct instructions first, then halved."""
+        pool: dict[str, tuple[float, ...]] = {}
+        proposals = 0
+        while len(pool) < budget and proposals < 3 * budget:
+            n = min(batch, budget - len(pool))
+            zs = torch.rand((n, writer.dim), generator=gen, dtype=torch.double) * 2 - 1
+            for text, z in zip(writer.write(zs), zs, strict=True):
+                pool.setdefault(text, z_tuple(z))
+            proposals += n
+        successive_halving(tracker, list(pool), list(pool.values()))
 
 
 @register("uniform")

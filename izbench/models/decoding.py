@@ -172,6 +172,18 @@ def prefill_prefixes(
 
 
 @torch.inference_mode()
+def last_hidden_states(model: torch.nn.Module, prompts: list[torch.Tensor]) -> list[tuple[float, ...]]:
+    """Each prompt's last token's final hidden state (after the final norm), one prompt per
+    forward pass, so a value never depends on which other prompts were computed with it."""
+    base: Any = model.base_model
+    out = []
+    for prompt in prompts:
+        state = base(inputs_embeds=prompt.unsqueeze(0), use_cache=False).last_hidden_state[0, -1]
+        out.append(tuple(float(v) for v in state.to(torch.float32)))
+    return out
+
+
+@torch.inference_mode()
 def decode(
     model: torch.nn.Module,
     tokenizer: object,

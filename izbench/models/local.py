@@ -17,7 +17,7 @@ import torch
 
 from izbench.errors import BackendError
 from izbench.models.catalog import DEFAULT_MODEL, ModelSource, resolve
-from izbench.models.decoding import DECODING_VERSION, DecodeParams, decode
+from izbench.models.decoding import DECODING_VERSION, DecodeParams, decode, last_hidden_states
 from izbench.models.likelihood import continuation_logprobs
 from izbench.models.types import Completion, CompletionRequest
 from izbench.models.weights import LoadedModel, hidden_size, load_model
@@ -175,8 +175,30 @@ class LocalBackend:
         scoring = [i for i, r in enumerate(requests) if r.continuation is not None]
         if scoring:
             self._score(requests, scoring, out)
-        self._generate(requests, [i for i, r in enumerate(requests) if r.continuation is None], out)
+        hidden = [i for i, r in enumerate(requests) if r.hidden_state and r.continuation is None]
+        if hidden:
+            self._hidden(requests, hidden, out)
+        rest = [i for i, r in enumerate(requests) if r.continuation is None and not r.hidden_state]
+        self._generate(requests, rest, out)
         return [c for c in out if c is not None]
+
+    def _hidden(
+        self, requests: Sequence[CompletionRequest], indices: list[int], out: list[Completion | BackendError | None]
+    ) -> None:
+        """Hidden-state requests: the prompt's forward pass alone, nothing decoded."""
+        for i in indices:
+            began = time.perf_counter()
+            prompt = self.prompt_embeddings(requests[i])
+            with self._loaded.lock:
+                (state,) = last_hidden_states(self._loaded.model, [prompt])
+            out[i] = Completion(
+                text="",
+                finish_reason="stop",
+                prompt_tokens=int(prompt.shape[0]),
+                completion_tokens=0,
+                latency_s=time.perf_counter() - began,
+                hidden=state,
+            )
 
     def _score(
         self, requests: Sequence[CompletionRequest], indices: list[int], out: list[Completion | BackendError | None]

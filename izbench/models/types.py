@@ -96,6 +96,14 @@ class CompletionRequest(BaseModel):
     continuation: str | None = None
     """When set, nothing is generated: the backend returns the log-probability of each token of
     this text continuing the prompt (``Completion.logprobs``). Part of the key, like the prompt."""
+    hidden_state: bool = False
+    """When true, nothing is generated: the in-process backend returns the last prompt token's
+    final hidden state (``Completion.hidden``), INSTINCT's representation of a soft prompt."""
+
+    def key_material(self) -> dict[str, object]:
+        """The request as cache-key JSON. Fields added after the cache format was fixed are left
+        out while they hold their default, so older entries keep their keys."""
+        return self.model_dump(mode="json", exclude=None if self.hidden_state else {"hidden_state"})
 
     @model_validator(mode="after")
     def _raw_is_one_message(self) -> CompletionRequest:
@@ -141,6 +149,8 @@ class Completion(BaseModel):
     """True when served from the cache; never stored."""
     logprobs: tuple[float, ...] = ()
     """For a scored continuation: the natural-log probability of each of its tokens."""
+    hidden: tuple[float, ...] = ()
+    """For a hidden-state request: the last prompt token's final hidden state."""
 
     @property
     def mean_logprob(self) -> float:

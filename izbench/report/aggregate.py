@@ -34,6 +34,23 @@ def curve(cell: CellResult) -> tuple[float, ...]:
     return tuple(points)
 
 
+def calls_curve(cell: CellResult) -> tuple[tuple[int, float], ...]:
+    """(black-box calls so far, best validation score so far) after each distinct candidate
+    that was scored on the whole validation set: score versus calls, where methods whose
+    candidates cost different amounts (halving, writers that call the black box) compare fairly.
+    Empty for cells stored before calls were recorded."""
+    candidates = cell.result.candidates if cell.result else []
+    if not candidates or any(c.calls is None for c in candidates):
+        return ()
+    most = max(c.examples for c in candidates)
+    points, best = [], float("-inf")
+    for c in candidates:
+        if c.new and c.examples == most and c.calls is not None:
+            best = max(best, c.val_score)
+            points.append((c.calls, best))
+    return tuple(points)
+
+
 def cell_record(cell: CellResult) -> dict[str, Any]:
     """One machine-readable record per cell (``results.json``)."""
     return {
@@ -52,6 +69,8 @@ def cell_record(cell: CellResult) -> dict[str, Any]:
         "chance": cell.chance,
         "config_hash": cell.config_hash,
         "curve": list(curve(cell)),
+        "blackbox_calls": cell.blackbox_calls,
+        "calls_curve": [list(p) for p in calls_curve(cell)],
     }
 
 
@@ -127,6 +146,9 @@ class Leaderboard:
     best_instruction: dict[tuple[str, str], str] = field(default_factory=dict)
     chance: dict[str, float] = field(default_factory=dict)
     """Per task, under choice scoring: the accuracy of random options (shown beside the scores)."""
+    calls: dict[str, float] = field(default_factory=dict)
+    """Per method: mean black-box calls per cell while optimising (served or made; the calls
+    axis next to the candidates axis). Missing for cells stored before calls were recorded."""
 
 
 def _interval(values: list[float]) -> tuple[float | None, float | None]:
@@ -200,6 +222,9 @@ def build_leaderboard(cells: list[CellResult]) -> Leaderboard:
         board.average[method] = statistics.fmean(values) if values else float("nan")
         board.rank[method] = statistics.fmean(ranks[method]) if ranks[method] else float("nan")
         board.wins.setdefault(method, 0)
+        spent = [c.blackbox_calls for c in cells if c.method == method and c.blackbox_calls is not None]
+        if spent:
+            board.calls[method] = statistics.fmean(spent)
     board.methods = sorted(methods, key=lambda m: (-board.average[m], board.rank[m]))
     for i, a in enumerate(board.methods):
         for b in board.methods[i + 1 :]:

@@ -1,7 +1,8 @@
 """Regression check: the store's cells against a saved ``results.json``.
 
-A cell regresses when its validation or test score moved by more than the tolerance (exact by
-default: a replayed run must reproduce every metric) or when it is missing from the store. Cells
+A cell regresses when its validation or test score, or the black-box calls it spent, moved by
+more than the tolerance (exact by default: a replayed run must reproduce every metric) or when
+it is missing from the store. Cells
 are matched by (method, task, seed, config hash), so a cell is never checked against one run
 under another score function, protocol, profile or model.
 """
@@ -26,8 +27,14 @@ class Moved:
 
     @property
     def regression(self) -> bool:
-        return self.current is None or self.baseline is None or self.current < self.baseline
+        if self.current is None or self.baseline is None:
+            return True
+        # Spending more calls for the same candidates is the regression; scores must not drop.
+        return self.current > self.baseline if self.metric in COSTS else self.current < self.baseline
 
+
+COSTS = frozenset({"blackbox_calls"})
+"""Metrics where lower is better."""
 
 CellKey = tuple[str, str, int, str]
 """(method, task, seed, config hash): a cell is only ever compared with one of equal config."""
@@ -48,8 +55,14 @@ def compare(baseline: dict[CellKey, dict[str, Any]], cells: list[CellResult], to
     moved = []
     for key, base in sorted(baseline.items()):
         cell = current.get(key)
-        for metric in ("val_score", "test_score"):
-            now = None if cell is None else float(getattr(cell, metric))
+        # Calls are checked where the baseline recorded them (older baselines did not).
+        metrics = ("val_score", "test_score", "blackbox_calls") if base.get("blackbox_calls") is not None else (
+            "val_score",
+            "test_score",
+        )
+        for metric in metrics:
+            value = None if cell is None else getattr(cell, metric)
+            now = None if value is None else float(value)
             then = base.get(metric)
             if now is None or then is None or abs(now - float(then)) > tolerance:
                 moved.append(Moved(key, metric, then, now))

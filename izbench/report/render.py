@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from izbench.report.aggregate import Leaderboard, Section, cell_record, curve
+from izbench.report.aggregate import Leaderboard, Section, calls_curve, cell_record, curve
 from izbench.results import CellResult
 
 if TYPE_CHECKING:
@@ -27,6 +27,11 @@ def entry_text(board: Leaderboard, task: str, method: str) -> str:
     if entry.low is None:
         return f"{entry.mean:.3f}"
     return f"{entry.mean:.3f} [{entry.low:.3f}, {entry.high:.3f}]"
+
+
+def calls_text(board: Leaderboard, method: str) -> str:
+    """Mean black-box calls a method asked for per cell (validation and writing, not test)."""
+    return f"{board.calls[method]:.0f}" if method in board.calls else "-"
 
 
 def chance_text(board: Leaderboard, task: str) -> str:
@@ -50,6 +55,8 @@ def leaderboard_markdown(board: Leaderboard, title: str = "Leaderboard", level: 
     lines.append("| **average** | " + " | ".join(f"**{board.average[m]:.3f}**" for m in board.methods) + " |")
     lines.append("| average rank | " + " | ".join(f"{board.rank[m]:.2f}" for m in board.methods) + " |")
     lines.append("| wins | " + " | ".join(str(board.wins[m]) for m in board.methods) + " |")
+    if board.calls:
+        lines.append("| black-box calls per cell | " + " | ".join(calls_text(board, m) for m in board.methods) + " |")
     if board.pairwise:
         lines += [
             "",
@@ -79,6 +86,33 @@ def _curves_png(cells: list[CellResult], board: Leaderboard) -> bytes:
     ax.set_xlabel("distinct candidates scored (queries)")
     ax.set_ylabel("best validation score so far")
     ax.set_title("score versus queries (mean over tasks and seeds)")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return _png(fig)
+
+
+def _calls_png(cells: list[CellResult], board: Leaderboard) -> bytes | None:
+    """Best validation score versus black-box calls, per method (each cell's steps, then the
+    mean over cells at each call count); None when no cell recorded its calls."""
+    fig, ax = _figure(3.6)
+    drawn = False
+    for method in board.methods:
+        curves = [calls_curve(c) for c in cells if c.method == method and calls_curve(c)]
+        if not curves:
+            continue
+        grid = sorted({x for curve_ in curves for x, _ in curve_})
+        mean = []
+        for x in grid:
+            # Each cell's best so far at x: its last point at or before x (its first point before it).
+            at = [max((p for p in curve_ if p[0] <= x), default=curve_[0])[1] for curve_ in curves]
+            mean.append(sum(at) / len(at))
+        ax.step(grid, mean, where="post", label=method)
+        drawn = True
+    if not drawn:
+        return None
+    ax.set_xlabel("black-box calls asked for (served or made)")
+    ax.set_ylabel("best validation score so far")
+    ax.set_title("score versus black-box calls (mean over tasks and seeds)")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     return _png(fig)
@@ -122,6 +156,12 @@ def _html_section(board: Leaderboard, images: dict[str, bytes], title: str, suff
     average = "".join(f"<td><b>{board.average[m]:.3f}</b></td>" for m in board.methods)
     ranks = "".join(f"<td>{board.rank[m]:.2f}</td>" for m in board.methods)
     wins = "".join(f"<td>{board.wins[m]}</td>" for m in board.methods)
+    calls = (
+        "<tr><td>black-box calls per cell</td>" + "".join(f"<td>{calls_text(board, m)}</td>" for m in board.methods)
+        + "</tr>"
+        if board.calls
+        else ""
+    )
     pairs = "".join(
         f"<tr><td>{esc(p.a)} vs {esc(p.b)}</td><td>{p.n_examples}</td><td>{p.mean_diff:+.3f} "
         f"[{p.ci_low:+.3f}, {p.ci_high:+.3f}]</td><td>{p.a_better} / {p.b_better}</td><td>{p.p_value:.3g}</td></tr>"
@@ -139,7 +179,7 @@ def _html_section(board: Leaderboard, images: dict[str, bytes], title: str, suff
     )
     return f"""<h2>{esc(title)}</h2>
 <table id="leaderboard{suffix}"><thead><tr><th>task</th>{head}</tr></thead><tbody>{rows}
-<tr><td><b>average</b></td>{average}</tr><tr><td>average rank</td>{ranks}</tr><tr><td>wins</td>{wins}</tr>
+<tr><td><b>average</b></td>{average}</tr><tr><td>average rank</td>{ranks}</tr><tr><td>wins</td>{wins}</tr>{calls}
 </tbody></table>
 {pictures}
 <h3>Paired comparisons</h3>
@@ -251,6 +291,9 @@ def write_report(sections: list[Section], out: Path, signal: list[dict[str, Any]
     for k, section in enumerate(sections):
         suffix = "" if len(sections) == 1 else f"-{section.config_hash}"
         images = {"curves": _curves_png(section.cells, section.board), "leaderboard": _bars_png(section.board)}
+        calls_png = _calls_png(section.cells, section.board)
+        if calls_png is not None:
+            images["calls"] = calls_png
         for name, data in images.items():
             path = out / f"{name}{suffix}.png"
             path.write_bytes(data)

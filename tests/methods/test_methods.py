@@ -25,13 +25,27 @@ def _run(cache: Path, method: str, seed: int, mode: CacheMode = CacheMode.USE) -
         return cell, runtime.stats.made
 
 
-@pytest.mark.parametrize("method", ["instructzero", "uniform", "ape"])
+@pytest.mark.parametrize(
+    "method",
+    [
+        "instructzero",
+        "uniform",
+        "ape",
+        pytest.param("opro", marks=pytest.mark.slow),
+        pytest.param("evoprompt-ga", marks=pytest.mark.slow),
+        pytest.param("instinct", marks=pytest.mark.slow),
+    ],
+)
 def test_method_is_within_budget_and_replays(method: str, tmp_path: Path) -> None:
     cell, made = _run(tmp_path / "cache", method, seed=0)
     assert cell.result is not None
     assert 1 <= cell.distinct <= SMOKE.budget <= cell.proposals <= 3 * SMOKE.budget
     assert made > 0 and all(c.instruction == c.instruction.strip() for c in cell.result.candidates)
     assert len(cell.test_predictions) == SMOKE.n_test
+    # The calls axis: each candidate carries the black-box calls asked for up to it.
+    calls = [c.calls for c in cell.result.candidates]
+    assert cell.blackbox_calls is not None and cell.blackbox_calls > 0
+    assert calls == sorted(calls) and calls[-1] == cell.blackbox_calls
     replayed, made_again = _run(tmp_path / "cache", method, seed=0, mode=CacheMode.REPLAY)
     assert made_again == 0
     assert replayed.result is not None

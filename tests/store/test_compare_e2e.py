@@ -152,13 +152,17 @@ def test_report_regress_and_the_html_in_chromium(tmp_path: Path) -> None:
     out = tmp_path / "report"
     report = _izbench(tmp_path, "report", "--out", str(out))
     assert report.returncode == 0, report.stderr
-    for name in ("leaderboard.md", "index.html", "results.json", "curves.png", "leaderboard.png"):
+    for name in ("leaderboard.md", "index.html", "results.json", "curves.png", "leaderboard.png", "calls.png"):
         assert (out / name).stat().st_size > 0, name
     assert (out / "curves.png").read_bytes()[:4] == b"\x89PNG"
     results = json.loads((out / "results.json").read_text())
     assert len(results["cells"]) == 4 and all(len(c["test_scores"]) == 8 for c in results["cells"])
+    # The calls axis: every cell records the black-box calls it asked for, candidate by candidate.
+    for c in results["cells"]:
+        calls = [x for x, _ in c["calls_curve"]]
+        assert c["blackbox_calls"] > 0 and calls == sorted(calls) and calls[-1] <= c["blackbox_calls"]
     markdown = (out / "leaderboard.md").read_text()
-    assert "| core/larger_animal |" in markdown
+    assert "| core/larger_animal |" in markdown and "| black-box calls per cell |" in markdown
     assert "uniform vs empty" in markdown or "empty vs uniform" in markdown
 
     same = _izbench(tmp_path, "regress", "--baseline", str(out / "results.json"))
@@ -209,4 +213,4 @@ def test_report_regress_and_the_html_in_chromium(tmp_path: Path) -> None:
     assert '<table id="leaderboard">' in page.stdout and "core/larger_animal" in page.stdout
     console_errors = [line for line in page.stderr.splitlines() if "CONSOLE" in line and "ERROR" in line.upper()]
     assert console_errors == []
-    assert page.stdout.count("data:image/png;base64,") == 2
+    assert page.stdout.count("data:image/png;base64,") == 3  # curves, leaderboard, calls

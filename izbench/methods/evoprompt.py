@@ -1,0 +1,104 @@
+"""EvoPrompt, genetic-algorithm variant (Guo et al. 2024, "Connecting Large Language Models with
+Evolutionary Algorithms Yields Powerful Prompt Optimizers").
+
+A population of ``population`` instructions (the paper's 10), first written by the writer model
+(the black box by default) from demos with APE's forward template, evolves by the paper's GA
+prompt: the writer crosses two parents over and mutates the result, answering between
+``<prompt>`` and ``</prompt>`` (temperature 0.5, the paper's). Parents come from a roulette
+wheel over the population's validation scores, shifted so the worst member weighs nothing
+(likelihood scores are negative; all equal means uniform), then two drawn without replacement
+as in the paper's code. After each generation the population is the best ``population`` of
+parents and children ("topk", the paper's default). Every draw uses the cell's own RNG.
+"""
+
+from __future__ import annotations
+
+import random
+
+from izbench.generation import format_demos
+from izbench.methods.ape import APE_TEMPLATE
+from izbench.methods.base import MethodContext, Tracker, register
+from izbench.methods.writing import between_tags, writer
+from izbench.results import MethodResult
+
+GA_TEMPLATE = """Please follow the instruction step-by-step to generate a better prompt.
+1. Crossover the following prompts and generate a new prompt:
+Prompt 1: Rewrite the input text into simpler text.
+Prompt 2: Rewrite my complex sentence in simpler terms, but keep the meaning.
+2. Mutate the prompt generated in Step 1 and generate a final prompt bracketed with <prompt> and </prompt>.
+
+1. Crossover Prompt: Rewrite the complex text into simpler text while keeping its meaning.
+2. <prompt>Transform the provided text into simpler language, maintaining its essence.</prompt>
+
+Please follow the instruction step-by-step to generate a better prompt.
+1. Crossover the following prompts and generate a new prompt:
+Prompt 1: <prompt1>
+Prompt 2: <prompt2>
+2. Mutate the prompt generated in Step 1 and generate a final prompt bracketed with <prompt> and </prompt>.
+
+1. """
+"""The paper's GA prompt with its one worked example (its generic task variant)."""
+
+
+def wheel_weights(scores: list[float]) -> list[float]:
+    """Roulette-wheel weights: scores shifted so the worst weighs zero; uniform when all tie."""
+    low = min(scores)
+    shifted = [s - low for s in scores]
+    return shifted if sum(shifted) > 0 else [1.0] * len(scores)
+
+
+class EvoPromptGA:
+    name = "evoprompt-ga"
+    version = 1
+    """Bump when a change of this method alters what it proposes (part of every cell's identity)."""
+
+    def optimize(self, context: MethodContext, budget: int, rng: random.Random) -> MethodResult:
+        size = min(context.params.population, budget)
+        tracker = Tracker(context)
+        seed = rng.randrange(2**31)
+        sampled = self._initial(context, tracker, size, seed)
+        scores = {c.instruction: c.val_score for c in tracker.result.candidates}
+        population = sorted(scores, key=lambda i: -scores[i])[:size]
+        crossover = writer(context, max_new_tokens=128)
+        while tracker.distinct < budget and tracker.result.proposals < 3 * budget:
+            wheel = rng.choices(population, weights=wheel_weights([scores[p] for p in population]), k=len(population))
+            n = min(len(population), budget - tracker.distinct)
+            couples = [rng.sample(wheel, 2) if len(wheel) > 1 else [wheel[0], wheel[0]] for _ in range(n)]
+            prompts = [GA_TEMPLATE.replace("<prompt1>", a).replace("<prompt2>", b) for a, b in couples]
+            texts = crossover.generate(
+                [(None, p) for p in prompts], seed=seed, temperature=0.5, sample_indices=range(sampled, sampled + n)
+            )
+            sampled += n
+            children = tracker.add(
+                [between_tags(t, "prompt") for t in texts], parents=[f"{a} || {b}" for a, b in couples]
+            )
+            scores.update({c.instruction: c.val_score for c in children})
+            pool = list(dict.fromkeys(population + [c.instruction for c in children]))
+            population = sorted(pool, key=lambda i: -scores[i])[:size]
+        return tracker.result
+
+    @staticmethod
+    def _initial(context: MethodContext, tracker: Tracker, size: int, seed: int) -> int:
+        """The first population: instructions written from demos (APE's template), until
+        ``size`` distinct ones or ``3 * size`` samples; returns the samples drawn."""
+        forward = writer(context, max_new_tokens=50)
+        sampled = 0
+        while tracker.distinct < size and sampled < 3 * size:
+            n = size - tracker.distinct
+            pairs = [[(e.input, e.answers[0]) for e in context.split.demos(sampled + k)] for k in range(n)]
+            prompts = [APE_TEMPLATE.replace("[DEMOS]", format_demos(p)) for p in pairs]
+            texts = forward.generate(
+                [(None, p) for p in prompts],
+                seed=seed,
+                temperature=0.9,
+                top_p=0.9,
+                sample_indices=range(sampled, sampled + n),
+            )
+            sampled += n
+            tracker.add(texts, parents=["initial"] * n)
+        return sampled
+
+
+@register("evoprompt-ga")
+def _evoprompt_ga() -> EvoPromptGA:
+    return EvoPromptGA()
