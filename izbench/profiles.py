@@ -66,6 +66,29 @@ class MethodSettings(BaseModel):
     """INSTINCT: NeuralUCB regulariser (the paper's 0.1)."""
 
 
+OWNED: dict[str, frozenset[str]] = {
+    "writer": frozenset({"opro", "evoprompt-ga"}),
+    "opro_per_step": frozenset({"opro"}),
+    "opro_exemplars": frozenset({"opro"}),
+    "opro_shown": frozenset({"opro"}),
+    "population": frozenset({"evoprompt-ga"}),
+    **{
+        name: frozenset({"instinct"})
+        for name in (
+            "instinct_n_init",
+            "instinct_domain",
+            "instinct_pool",
+            "instinct_train_steps",
+            "instinct_nu",
+            "instinct_lambda",
+        )
+    },
+}
+"""Settings only some methods read. A profile's own record (shared by every cell of a
+comparison) leaves them out; each owner's cells record them in their method identity, so
+scaling INSTINCT in a profile changes INSTINCT's cells and no one else's."""
+
+
 class Profile(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -78,7 +101,12 @@ class Profile(BaseModel):
 
     @field_serializer("params")
     def _only_set(self, params: MethodSettings) -> dict[str, Any]:
-        return params.model_dump(mode="json", exclude_unset=True)
+        return params.model_dump(mode="json", exclude_unset=True, exclude=set(OWNED))
+
+    def owned_settings(self, method: str) -> dict[str, Any]:
+        """The settings this profile sets that only ``method`` (with others like it) reads."""
+        chosen = {name for name, owners in OWNED.items() if method in owners}
+        return self.params.model_dump(mode="json", exclude_unset=True, include=chosen)
 
     def with_overrides(self, **overrides: Any) -> Profile:
         top = {k: v for k, v in overrides.items() if k in ("budget", "n_validation", "n_test") and v is not None}

@@ -74,6 +74,8 @@ def cell_key(runtime: Runtime, registry: TaskRegistry, method: str, task: str, s
         "data": registry.digest(spec.key),
     }
     config["method_identity"] = {"version": get_method(method).version, "path": METHOD_PATH_VERSION}
+    if owned := profile.owned_settings(method):
+        config["method_identity"]["settings"] = owned
     return RunKey(method, spec.key, seed, config)
 
 

@@ -12,6 +12,7 @@ import pytest
 
 from izbench.errors import ConfigError
 from izbench.profiles import MethodSettings, get_profile
+from izbench.results import comparison_hash
 
 PACKAGE = Path(__file__).resolve().parents[1] / "izbench"
 ABOVE_MODELS = ("izbench.cache", "izbench.generation", "izbench.runtime", "izbench.runner", "izbench.store", "izbench.scoring")
@@ -59,3 +60,24 @@ def test_a_profile_config_records_only_the_settings_it_sets() -> None:
     dumped = get_profile("default").with_overrides(budget=None, scale=None).model_dump(mode="json")
     assert dumped == {"budget": 8, "n_validation": 10, "n_test": 40, "params": {"n_init": 4, "n_per_iter": 2, "cma_iterations": 8}}
     assert get_profile("default").with_overrides(scale=True).model_dump(mode="json")["params"]["scale"] is True
+
+
+def test_a_setting_only_some_methods_read_is_in_their_identity_alone() -> None:
+    from izbench.runner import cell_key
+    from izbench.runtime import Runtime
+    from izbench.settings import Settings
+    from izbench.tasks.registry import TaskRegistry
+
+    default = get_profile("default")
+    assert default.params.instinct_domain == 32 and "instinct_domain" not in default.model_dump()["params"]
+    assert default.owned_settings("instinct")["instinct_domain"] == 32
+    assert default.owned_settings("instructzero") == {} and get_profile("paper").owned_settings("instinct") == {}
+    with Runtime(Settings()) as runtime:
+        registry = TaskRegistry()
+        keys = {m: cell_key(runtime, registry, m, "core/sum", 0, default) for m in ("instructzero", "instinct")}
+        rescaled = default.with_overrides(instinct_domain=64)
+        # INSTINCT's cells change with its own settings; InstructZero's, and the comparison, do not.
+        assert cell_key(runtime, registry, "instinct", "core/sum", 0, rescaled).run_id != keys["instinct"].run_id
+        assert cell_key(runtime, registry, "instructzero", "core/sum", 0, rescaled) == keys["instructzero"]
+        assert comparison_hash(keys["instinct"].config) == comparison_hash(keys["instructzero"].config)
+        assert keys["instinct"].config["method_identity"]["settings"]["instinct_pool"] == 32
