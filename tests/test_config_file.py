@@ -68,3 +68,14 @@ def test_every_shipped_config_is_valid() -> None:
     for path in sorted((ROOT / "configs").glob("*.toml")):
         values, _ = load_config_file(path)
         Settings(**values)  # raises on a bad value
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in (ROOT / "configs").glob("*.toml")))
+def test_every_shipped_config_loads_and_names_known_methods(name: str) -> None:
+    from izbench.methods import get_method
+
+    settings_values, compare = load_config_file(ROOT / "configs" / name)
+    Settings(**settings_values)
+    for method in str(compare.get("methods", "")).split(","):
+        if method:
+            get_method(method)  # an unknown name is a ConfigError

@@ -29,6 +29,15 @@ RESAMPLE_TEMPLATE = (
 """APE's resampling prompt; the instruction to vary takes the [DEMOS] slot."""
 
 
+def write_from_demos(forward: InstructionGenerator, context: MethodContext, seed: int, start: int, n: int) -> list[str]:
+    """APE's forward generation: query ``start + k`` shows demo set ``start + k`` and samples one
+    instruction at T=0.9, top_p 0.9 with sample index ``start + k`` (cached on its own)."""
+    demos = [format_demos([(e.input, e.answers[0]) for e in context.split.demos(start + k)]) for k in range(n)]
+    return forward.generate(
+        [(None, d) for d in demos], seed=seed, temperature=0.9, top_p=0.9, sample_indices=range(start, start + n)
+    )
+
+
 class APE:
     name = "ape"
     version = 1
@@ -46,15 +55,7 @@ class APE:
         pool: dict[str, None] = {}
         while len(pool) < stage_one and len(proposals) < 3 * budget:
             n = stage_one - len(pool)
-            index = len(proposals)
-            demos = [format_demos([(e.input, e.answers[0]) for e in context.split.demos(index + k)]) for k in range(n)]
-            texts = forward.generate(
-                [(None, d) for d in demos],
-                seed=seed,
-                temperature=0.9,
-                top_p=0.9,
-                sample_indices=range(index, index + n),
-            )
+            texts = write_from_demos(forward, context, seed, len(proposals), n)
             proposals += texts
             pool.update(dict.fromkeys(texts))
         if context.params.select == "halving":

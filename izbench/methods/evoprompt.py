@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import random
 
-from izbench.generation import format_demos
-from izbench.methods.ape import APE_TEMPLATE
+from izbench.methods.ape import APE_TEMPLATE, write_from_demos
 from izbench.methods.base import MethodContext, Tracker, register
 from izbench.methods.writing import between_tags, writer
 from izbench.results import MethodResult
@@ -81,19 +80,11 @@ class EvoPromptGA:
     def _initial(context: MethodContext, tracker: Tracker, size: int, seed: int) -> int:
         """The first population: instructions written from demos (APE's template), until
         ``size`` distinct ones or ``3 * size`` samples; returns the samples drawn."""
-        forward = writer(context, max_new_tokens=50)
+        forward = writer(context, max_new_tokens=50, template=APE_TEMPLATE)
         sampled = 0
         while tracker.distinct < size and sampled < 3 * size:
             n = size - tracker.distinct
-            pairs = [[(e.input, e.answers[0]) for e in context.split.demos(sampled + k)] for k in range(n)]
-            prompts = [APE_TEMPLATE.replace("[DEMOS]", format_demos(p)) for p in pairs]
-            texts = forward.generate(
-                [(None, p) for p in prompts],
-                seed=seed,
-                temperature=0.9,
-                top_p=0.9,
-                sample_indices=range(sampled, sampled + n),
-            )
+            texts = write_from_demos(forward, context, seed, sampled, n)
             sampled += n
             tracker.add(texts, parents=["initial"] * n)
         return sampled

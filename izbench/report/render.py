@@ -83,12 +83,7 @@ def _curves_png(cells: list[CellResult], board: Leaderboard) -> bytes:
         padded = [list(c) + [c[-1]] * (length - len(c)) for c in curves]
         mean = [sum(col) / len(col) for col in zip(*padded, strict=True)]
         ax.plot(range(1, length + 1), mean, marker="o", markersize=3, label=method)
-    ax.set_xlabel("distinct candidates scored (queries)")
-    ax.set_ylabel("best validation score so far")
-    ax.set_title("score versus queries (mean over tasks and seeds)")
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    return _png(fig)
+    return _progress_png(fig, ax, "distinct candidates scored (queries)", "queries")
 
 
 def _calls_png(cells: list[CellResult], board: Leaderboard) -> bytes | None:
@@ -110,9 +105,14 @@ def _calls_png(cells: list[CellResult], board: Leaderboard) -> bytes | None:
         drawn = True
     if not drawn:
         return None
-    ax.set_xlabel("black-box calls asked for (served or made)")
+    return _progress_png(fig, ax, "black-box calls asked for (served or made)", "black-box calls")
+
+
+def _progress_png(fig: Figure, ax: Any, xlabel: str, per: str) -> bytes:
+    """Label a best-so-far plot (validation score against ``xlabel``) and render it."""
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("best validation score so far")
-    ax.set_title("score versus black-box calls (mean over tasks and seeds)")
+    ax.set_title(f"score versus {per} (mean over tasks and seeds)")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     return _png(fig)
