@@ -53,7 +53,7 @@ def runs_show(
             raise ConfigError(f"{len(matches)} runs match {run_id!r}; give more of the id")
         run = matches[0]
         candidates = store.query(
-            "SELECT step, val_score, instruction, is_new, note FROM candidates WHERE run_id = ? "
+            "SELECT step, val_score, instruction, is_new, note, examples, calls FROM candidates WHERE run_id = ? "
             "ORDER BY val_score DESC, step",
             [run["run_id"]],
         )
@@ -67,10 +67,17 @@ def runs_show(
         highlight=False,
     )
     table = Table(title="candidates")
-    for column in ("step", "val", "new", "instruction"):
+    for column in ("step", "val", "examples", "calls", "new", "instruction"):
         table.add_column(column)
     for c in candidates:
-        table.add_row(str(c["step"]), f"{c['val_score']:.3f}", str(c["is_new"]), one_line(c["instruction"]))
+        table.add_row(
+            str(c["step"]),
+            f"{c['val_score']:.3f}",
+            "-" if c["examples"] is None else str(c["examples"]),
+            "-" if c["calls"] is None else str(c["calls"]),
+            str(c["is_new"]),
+            one_line(c["instruction"]),
+        )
     console.print(table)
     for c in sorted((c for c in candidates if c["note"]), key=lambda c: c["step"]):
         console.print(f"note at step {c['step']}: {c['note']}", highlight=False)
