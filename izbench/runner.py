@@ -154,7 +154,8 @@ def run_cell(
         rows = []
         for c, s in zip(candidates, scored, strict=True):
             if c.new:
-                rows.extend(prediction_rows("validation", c.step, split.validation, s))
+                # A candidate dropped early by halving has predictions for a prefix only.
+                rows.extend(prediction_rows("validation", c.step, split.validation[: len(s.scores)], s))
         store.add_predictions(key.run_id, rows)
 
     context = runtime.method_context(

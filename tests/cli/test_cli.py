@@ -183,3 +183,22 @@ def test_a_config_file_sets_settings_and_compare_arguments(tmp_path: Path) -> No
     assert '"protocol": "raw"' in shown.stdout and '"n_test": 8' in shown.stdout
     bad = izbench("--config", str(tmp_path / "nope.toml"), "compare", tmp=tmp_path)
     assert bad.returncode == 2 and bad.stderr.count("error:") == 1 and "no such file" in bad.stderr
+
+
+def test_halving_stores_what_each_candidate_saw_and_replays(tmp_path: Path) -> None:
+    args = ("run", "--method", "ape", "--task", "larger_animal", "--profile", "smoke", "--select", "halving")
+    first = izbench(*args, tmp=tmp_path)
+    assert first.returncode == 0, first.stderr[-1500:]
+    con = duckdb.connect(str(tmp_path / "izbench.duckdb"), read_only=True)
+    rows = con.execute("SELECT step, examples, calls, note FROM candidates ORDER BY step").fetchall()
+    saw = dict(con.execute("SELECT step, count(*) FROM predictions WHERE split = 'validation' GROUP BY step").fetchall())
+    spent = con.execute("SELECT value FROM metrics WHERE name = 'blackbox_calls'").fetchone()
+    con.close()
+    # Smoke: 3 candidates on 4 validation examples; prefixes 1, 2, 4: one dropped after 1, one after 2.
+    assert sorted(r[1] for r in rows) == [1, 2, 4]
+    assert all((r[3] or "").startswith("halving: dropped") == (r[1] < 4) for r in rows)
+    assert {r[0]: r[1] for r in rows} == saw  # each candidate's predictions are the examples it saw
+    assert spent is not None and max(r[2] for r in rows) <= spent[0]
+    replay = izbench("--cache-mode", "replay", *args, "--rerun", tmp=tmp_path)
+    assert replay.returncode == 0, replay.stderr[-1500:]
+    assert "0 calls made" in replay.stdout
