@@ -47,10 +47,6 @@ class Tracker:
     def distinct(self) -> int:
         return self.result.distinct
 
-    def seen(self, instruction: str) -> bool:
-        """Whether the instruction was already scored on the whole validation set."""
-        return instruction in self._seen
-
     def add(
         self,
         instructions: list[str],
