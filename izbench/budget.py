@@ -72,18 +72,24 @@ class Budget:
                 allowed += 1
             return allowed
 
-    def settle(self, kind: str, request: CompletionRequest, answer: Completion | None) -> None:
-        """Replace a reservation by what the call really cost, where that is known.
+    def settle(self, kind: str, request: CompletionRequest, answer: Completion | None) -> float:
+        """Replace a reservation by what the call really cost, where that is known; returns what
+        the call is counted as costing (0 without prices).
 
         A failed call keeps its reservation (and its place in the call count): the endpoint may
         have billed it. So does an answer that reports no usage: settling it at $0 would let a
         run spend past ``--max-cost`` on an endpoint that never says what it charged.
         """
         prices = self.prices.get(kind)
-        if prices is None or answer is None or answer.prompt_tokens + answer.completion_tokens == 0:
-            return
+        if prices is None:
+            return 0.0
+        estimate = prices.estimate(request)
+        if answer is None or answer.prompt_tokens + answer.completion_tokens == 0:
+            return estimate
+        actual = prices.cost(answer.prompt_tokens, answer.completion_tokens)
         with self._lock:
-            self.cost += prices.cost(answer.prompt_tokens, answer.completion_tokens) - prices.estimate(request)
+            self.cost += actual - estimate
+        return actual
 
     def describe(self) -> str:
         parts = []

@@ -61,12 +61,16 @@ def cache_key(backend: ModelBackend, request: CompletionRequest) -> str:
 
 @dataclass
 class CallStats:
-    """Counts of calls served from the cache vs made to a model, and tokens spent on the latter."""
+    """Counts of calls served from the cache vs made to a model, and tokens and dollars spent on
+    the latter. ``parent`` counts everything this does as well (a cell's black-box calls are
+    also the cell's calls), so counts for one cell stay exact when cells interleave."""
 
     served: int = 0
     made: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cost: float = 0.0
+    parent: CallStats | None = field(default=None, repr=False, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def record(self, completion: Completion) -> None:
@@ -77,6 +81,16 @@ class CallStats:
                 self.made += 1
                 self.prompt_tokens += completion.prompt_tokens
                 self.completion_tokens += completion.completion_tokens
+        if self.parent is not None:
+            self.parent.record(completion)
+
+    def charge(self, dollars: float) -> None:
+        """Add what calls cost (their answers are recorded separately; a failed call may cost too)."""
+        if dollars:
+            with self._lock:
+                self.cost += dollars
+        if self.parent is not None:
+            self.parent.charge(dollars)
 
     @property
     def tokens(self) -> int:
@@ -163,9 +177,7 @@ class ResponseCache:
     def _db(self) -> diskcache.Cache:
         if self._store is None:
             self.directory.mkdir(parents=True, exist_ok=True)
-            self._store = diskcache.Cache(
-                str(self.directory), eviction_policy="none", timeout=120, disk=JSONOnlyDisk
-            )
+            self._store = diskcache.Cache(str(self.directory), eviction_policy="none", timeout=120, disk=JSONOnlyDisk)
         return self._store
 
     def get_raw(self, key: str) -> str | None:
@@ -290,6 +302,7 @@ class CachedClient:
             )
         first_error: BackendError | None = None
         exhausted = False
+        dollars = 0.0
         if missing and self.budget is not None:
             allowed = self.budget.reserve(self.backend.kind, list(missing.values()))
             exhausted = allowed < len(missing)
@@ -298,7 +311,9 @@ class CachedClient:
             answers = self.backend.complete(list(missing.values()))
             for key, request, answer in zip(missing, missing.values(), answers, strict=True):
                 if self.budget is not None:
-                    self.budget.settle(self.backend.kind, request, None if isinstance(answer, BackendError) else answer)
+                    dollars += self.budget.settle(
+                        self.backend.kind, request, None if isinstance(answer, BackendError) else answer
+                    )
                 if isinstance(answer, BackendError):
                     first_error = first_error or answer
                     continue
@@ -319,6 +334,9 @@ class CachedClient:
             if self.tally is not None:
                 self.tally.record(completion)
             out.append(completion)
+        for counter in (self.stats, self.tally):
+            if counter is not None:
+                counter.charge(dollars)
         if first_error is not None:
             raise first_error
         if exhausted:

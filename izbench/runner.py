@@ -17,7 +17,7 @@ from izbench.methods import get_method
 from izbench.methods.base import METHOD_PATH_VERSION
 from izbench.profiles import Profile
 from izbench.results import Candidate, CellResult, comparison_hash
-from izbench.runtime import Runtime, prompt_protocol
+from izbench.runtime import Route, Runtime, prompt_protocol
 from izbench.scoring import DEFAULT_TEMPLATE, Scored
 from izbench.seeding import rng_for
 from izbench.store import ResultStore, RunKey, StoreWriter
@@ -119,15 +119,15 @@ def run_cell(
     profile: Profile,
     store: StoreWriter | None = None,
     rerun: bool = False,
+    route: Route | None = None,
 ) -> CellResult:
+    """One cell into ``store``; ``route`` is how its clients reach the backends (lockstep)."""
     method = get_method(method_name)
     spec = registry.get(task)
     key = cell_key(runtime, registry, method_name, spec.key, seed, profile)
     if isinstance(store, ResultStore) and not rerun and store.run_status(key.run_id) == "done":
         return store.load_cell(key.run_id)
     began = time.perf_counter()
-    before = runtime.stats.counts()
-    cost = runtime.budget.cost
     data = registry.load(spec.key)
     split = make_split(spec.key, data, seed, n_validation=profile.n_validation, n_test=profile.n_test)
 
@@ -159,7 +159,15 @@ def run_cell(
         store.add_predictions(key.run_id, rows)
 
     context = runtime.method_context(
-        spec.key, spec.metric, data, split, seed, profile.params, registry.references(spec), on_candidates=record
+        spec.key,
+        spec.metric,
+        data,
+        split,
+        seed,
+        profile.params,
+        registry.references(spec),
+        on_candidates=record,
+        route=route,
     )
     scorer = context.scorer
     if store is not None:
@@ -187,7 +195,7 @@ def run_cell(
         if store is not None:
             store.mark_failed(key.run_id)
         raise
-    spent = runtime.stats.since(before)
+    spent = context.cell_calls.counts()
     cell = CellResult(
         method=method_name,
         task=spec.key,
@@ -223,7 +231,7 @@ def run_cell(
                 "calls_made": cell.calls_made,
                 "calls_served": cell.calls_served,
                 "tokens": spent[2] + spent[3],
-                "cost": runtime.budget.cost - cost,
+                "cost": context.cell_calls.cost,
                 "proposals": cell.proposals,
                 "distinct": cell.distinct,
                 "best_instruction": cell.best_instruction,

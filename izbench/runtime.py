@@ -24,6 +24,9 @@ from izbench.tasks.metrics import Metric
 from izbench.tasks.splits import Split
 from izbench.tasks.types import TaskData
 
+Route = Callable[[ModelBackend], ModelBackend]
+"""How one cell reaches a backend (``izbench.lockstep`` parks the cell until its round)."""
+
 
 def prompt_protocol(backend: ModelBackend) -> PromptProtocol:
     """How a model is prompted to write: in its chat template, or raw when it has none."""
@@ -96,30 +99,33 @@ class Runtime:
             )
         raise ConfigError(f"unknown backend {kind!r}; choose one of local, llamacpp, openai")
 
-    def client(self, kind: str, model: str | None = None, tally: CallStats | None = None) -> CachedClient:
-        """A cached client over the backend of that kind, counting into this runtime's stats
-        (and into ``tally``, when given)."""
-        return CachedClient(self.backend(kind, model), self.cache, self.stats, self.budget, tally)
+    def client(
+        self, kind: str, model: str | None = None, tally: CallStats | None = None, route: Route | None = None
+    ) -> CachedClient:
+        """A cached client over the backend of that kind (reached through ``route``, when
+        given), counting into this runtime's stats and into ``tally``, when given."""
+        backend = self.backend(kind, model)
+        return CachedClient(route(backend) if route else backend, self.cache, self.stats, self.budget, tally)
 
-    def blackbox(self, tally: CallStats | None = None) -> CachedClient:
+    def blackbox(self, tally: CallStats | None = None, route: Route | None = None) -> CachedClient:
         """The configured black-box LLM."""
-        return self.client(self.settings.blackbox, tally=tally)
+        return self.client(self.settings.blackbox, tally=tally, route=route)
 
-    def generator(self) -> InstructionGenerator:
+    def generator(self, tally: CallStats | None = None, route: Route | None = None) -> InstructionGenerator:
         """The open LLM that writes instructions (always in-process: soft prompts), prompted
         inside its chat template, or as raw text when it has none (a base model)."""
-        backend = self.generator_backend()
-        return InstructionGenerator(
-            CachedClient(backend, self.cache, self.stats, self.budget), protocol=prompt_protocol(backend)
-        )
+        client = self.client("local", self.settings.generator, tally=tally, route=route)
+        return InstructionGenerator(client, protocol=prompt_protocol(self.generator_backend()))
 
-    def blackbox_generator(self, tally: CallStats | None = None) -> InstructionGenerator:
+    def blackbox_generator(self, tally: CallStats | None = None, route: Route | None = None) -> InstructionGenerator:
         """The black box as an instruction writer (APE's default)."""
         return InstructionGenerator(
-            self.blackbox(tally), protocol=prompt_protocol(self.backend(self.settings.blackbox))
+            self.blackbox(tally, route), protocol=prompt_protocol(self.backend(self.settings.blackbox))
         )
 
-    def scorer(self, task: str, metric: Metric, data: TaskData, tally: CallStats | None = None) -> Scorer:
+    def scorer(
+        self, task: str, metric: Metric, data: TaskData, tally: CallStats | None = None, route: Route | None = None
+    ) -> Scorer:
         """The task's scorer under the settings' score function and protocol; for generation, with
         early stopping and the output cap unless the settings turn them off."""
         s = self.settings
@@ -135,7 +141,7 @@ class Runtime:
             )
         early = s.scorer_early_stop
         return Scorer(
-            self.blackbox(tally),
+            self.blackbox(tally, route),
             metric,
             max_tokens=output_cap(metric, data.induce + data.execute) if early else DEFAULT_MAX_TOKENS,
             stop_rule="answer" if early else None,
@@ -154,17 +160,24 @@ class Runtime:
         params: MethodSettings,
         annotations: Sequence[str],
         on_candidates: Callable[[list[Candidate], list[Scored]], None] | None = None,
+        route: Route | None = None,
     ) -> MethodContext:
-        """Everything a method may use for one cell, wired to this runtime's cached clients; the
-        black-box clients also count into the cell's own tally (its calls axis)."""
-        calls = CallStats()
+        """Everything a method may use for one cell, wired to this runtime's cached clients.
+        The generator reaches its backend through ``route``, when given (lockstep batches it
+        across cells: greedy text does not depend on its batch); black-box calls go straight to
+        theirs, in the batches the cell makes, so a score's float rounding is the same however
+        cells are scheduled. Every client counts into the cell's own tally, and the black-box
+        ones into its calls axis too."""
+        cell = CallStats()
+        calls = CallStats(parent=cell)
         return MethodContext(
             task=task,
             split=split,
             scorer=self.scorer(task, metric, data, calls),
-            generator=self.generator(),
+            generator=self.generator(cell, route),
             blackbox_generator=self.blackbox_generator(calls),
             blackbox_calls=calls,
+            cell_calls=cell,
             annotations=tuple(annotations),
             seed=seed,
             params=params,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated
 
@@ -45,6 +46,7 @@ MaxCostOption = Annotated[
 
 
 class Executor(StrEnum):
+    LOCKSTEP = "lockstep"
     LOCAL = "local"
     RAY = "ray"
 
@@ -148,8 +150,13 @@ def compare_command(
     max_calls: MaxCallsOption = None,
     max_cost: MaxCostOption = None,
     executor: Annotated[
-        Executor, typer.Option(help="local: cells in this process; ray: cells as Ray tasks, this process writes.")
-    ] = Executor.LOCAL,
+        Executor,
+        typer.Option(
+            help="lockstep: cells in this process taking turns, their model calls batched together in cell "
+            "order (under --max-calls/--max-cost, one after another, so a budget stops between whole cells); "
+            "local: one cell after another; ray: cells as Ray tasks, this process writes."
+        ),
+    ] = Executor.LOCKSTEP,
     ray_address: Annotated[str | None, typer.Option(help="Ray cluster to join (default: start a local one).")] = None,
     workers: Annotated[int, typer.Option(min=0, help="Ray workers (0: one per CPU of the cluster).")] = 0,
     score: ScoreOption = None,
@@ -218,6 +225,10 @@ def compare_command(
             results = _compare_on_ray(
                 runtime, registry, store, cells, chosen, _rerun(settings, rerun), ray_address, workers, progress, bar
             )
+        elif executor is Executor.LOCKSTEP and settings.max_calls is None and settings.max_cost is None:
+            stopped = _compare_lockstep(
+                runtime, registry, store, cells, chosen, _rerun(settings, rerun), results, progress, bar
+            )
         else:
             stopped = _compare_here(
                 runtime, registry, store, cells, chosen, _rerun(settings, rerun), results, progress, bar
@@ -257,6 +268,68 @@ def _compare_here(
             return error
         progress.advance(bar)
     return None
+
+
+def _compare_lockstep(
+    runtime: Runtime,
+    registry: TaskRegistry,
+    store: ResultStore,
+    cells: list[tuple[str, str, int]],
+    profile: Profile,
+    rerun: bool,
+    results: list[CellResult],
+    progress: Progress,
+    bar: TaskID,
+) -> BudgetExhausted | None:
+    """Cells the store has are read back; the rest take turns (``izbench.lockstep``), each
+    written as it goes. Appends to ``results`` in cell order. A cell's error is raised once the
+    others have finished (they are stored); a reached budget stops every cell cleanly."""
+    from izbench.budget import BudgetExhausted
+    from izbench.lockstep import Outcome, run_lockstep
+    from izbench.runner import cell_key, run_cell
+    from izbench.runtime import Route
+
+    by_cell: dict[tuple[str, str, int], CellResult] = {}
+    todo = []
+    for cell in cells:
+        run_id = cell_key(runtime, registry, *cell, profile).run_id
+        if not rerun and store.run_status(run_id) == "done":
+            by_cell[cell] = store.load_cell(run_id)
+            progress.advance(bar)
+        else:
+            todo.append(cell)
+
+    def job(cell: tuple[str, str, int]) -> Callable[[Route], CellResult]:
+        return lambda route: run_cell(runtime, registry, *cell, profile, store, rerun, route=route)
+
+    def done(index: int, outcome: Outcome[CellResult]) -> None:
+        method, task, seed = todo[index]
+        status = "done" if outcome.error is None else "failed"
+        progress.update(bar, description=f"lockstep | {method} {task} s{seed} {status}")
+        progress.advance(bar)
+
+    def round_begins(number: int, parked: int, requests: int) -> None:
+        stats = runtime.stats
+        progress.update(
+            bar,
+            description=f"lockstep | round {number}: {requests} requests from {parked} cells | "
+            f"calls {stats.made} made, {stats.served} cached",
+        )
+
+    outcomes = run_lockstep([job(c) for c in todo], on_done=done, on_round=round_begins)
+    stopped: BudgetExhausted | None = None
+    failure: Exception | None = None
+    for cell, outcome in zip(todo, outcomes, strict=True):
+        if outcome.value is not None:
+            by_cell[cell] = outcome.value
+        elif isinstance(outcome.error, BudgetExhausted):
+            stopped = stopped or outcome.error
+        else:
+            failure = failure or outcome.error
+    results.extend(by_cell[c] for c in cells if c in by_cell)
+    if failure is not None:
+        raise failure
+    return stopped
 
 
 def _compare_on_ray(

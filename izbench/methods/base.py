@@ -33,6 +33,8 @@ class MethodContext:
     """Called with each batch of new candidates and their validation predictions (the store)."""
     blackbox_calls: CallStats = field(default_factory=CallStats)
     """The black-box calls this cell asked for (scorer and black-box writer), served or made."""
+    cell_calls: CallStats = field(default_factory=CallStats)
+    """Every call of this cell (generator too), with its tokens and cost: what the run reports."""
 
 
 class Tracker:

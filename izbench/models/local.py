@@ -271,10 +271,12 @@ class LocalBackend:
             groups[params].append(i)
         for params, members in groups.items():
             soft = [i for i in members if requests[i].soft_prompt is not None]
+            embedded = {i: self.prompt_embeddings(requests[i]) for i in soft}
+            # Rows of similar length share a batch: each batch pads to its longest row.
+            soft.sort(key=lambda i: embedded[i].shape[0])
             for start in range(0, len(soft), self.batch_size):
                 chunk = soft[start : start + self.batch_size]
-                prompts = [self.prompt_embeddings(requests[i]) for i in chunk]
-                self._run(params, requests, chunk, prompts, None, out)
+                self._run(params, requests, chunk, [embedded[i] for i in chunk], None, out)
             ids = {i: self.token_ids(requests[i]) for i in members if requests[i].soft_prompt is None}
             if not self.share_prefixes:
                 for start in range(0, len(ids), self.batch_size):

@@ -188,9 +188,13 @@ def test_max_cost_never_exceeded(healthy: FlakyServer, tmp_path: Path) -> None:
     request = CompletionRequest.user("x" * 30, max_tokens=5)  # estimated 11 + 5 = $16; really 3 + 2 = $5
     budget = Budget(max_cost=30.0, prices=prices)
     cache = ResponseCache(tmp_path / "c")
-    client = CachedClient(OpenAIBackend(healthy.base_url, "m", concurrency=1), cache, CallStats(), budget)
+    stats, cell = CallStats(), CallStats()
+    tally = CallStats(parent=cell)
+    client = CachedClient(OpenAIBackend(healthy.base_url, "m", concurrency=1), cache, stats, budget, tally)
     client.complete([request])
     assert budget.cost == pytest.approx(5.0)  # the reservation was settled at the reported usage
+    # What one cell is charged is its own calls' cost, whatever other cells spend meanwhile.
+    assert stats.cost == tally.cost == cell.cost == pytest.approx(5.0) and cell.made == 1
     more = [CompletionRequest.user("y" * 30, max_tokens=5, seed=i) for i in range(3)]
     with pytest.raises(BudgetExhausted):
         client.complete(more)  # 5 + 16 fits, a second 16 would not
@@ -220,10 +224,11 @@ def test_cost_is_kept_for_failures_and_answers_without_usage() -> None:
     request = CompletionRequest.user("x" * 30, max_tokens=10)
     estimate = prices["openai"].estimate(request)
     assert budget.reserve("openai", [request, request, request]) == 3
-    budget.settle("openai", request, None)  # failed: the endpoint may have billed it
+    # Each call is counted as costing what stays reserved for it.
+    assert budget.settle("openai", request, None) == estimate  # failed: the endpoint may have billed it
     silent = Completion(text="a", finish_reason="stop", prompt_tokens=0, completion_tokens=0, latency_s=0.1)
-    budget.settle("openai", request, silent)  # no usage reported: keep the estimate
+    assert budget.settle("openai", request, silent) == estimate  # no usage reported: keep the estimate
     known = Completion(text="a", finish_reason="stop", prompt_tokens=5, completion_tokens=1, latency_s=0.1)
-    budget.settle("openai", request, known)
+    assert budget.settle("openai", request, known) == pytest.approx(6.0)
     assert budget.calls == 3
     assert budget.cost == pytest.approx(2 * estimate + 6.0)
