@@ -10,10 +10,11 @@ go to each backend as one batch, in cell order, and the cells resume in cell ord
 No timing enters that order: round ``k`` holds the ``k``-th backend call of every cell that
 makes one, so the batches are the same on every run. Only one greenlet runs at a time and
 switches happen only inside a backend call, so process-wide state (the warnings filters, numpy's
-global RNG that CMA-ES seeds) is never shared mid-use. The runtime routes only the generator
-here: a greedy row's text does not depend on the other rows of its batch (the local backend's
-batched-equals-unbatched test), while a likelihood's last float bits do, so scores stay in the
-batches their cell makes and equal those of a one-by-one run.
+global RNG that CMA-ES seeds) is never shared mid-use. The runtime routes only the instruction
+writers here: a row's text does not depend on the other rows of its batch (the local backend's
+batched-equals-unbatched test; sampled rows draw from their own seeded generators), while a
+likelihood's last float bits do, so scores stay in the batches their cell makes and equal those
+of a one-by-one run.
 """
 
 from __future__ import annotations

@@ -163,11 +163,11 @@ class Runtime:
         route: Route | None = None,
     ) -> MethodContext:
         """Everything a method may use for one cell, wired to this runtime's cached clients.
-        The generator reaches its backend through ``route``, when given (lockstep batches it
-        across cells: greedy text does not depend on its batch); black-box calls go straight to
-        theirs, in the batches the cell makes, so a score's float rounding is the same however
-        cells are scheduled. Every client counts into the cell's own tally, and the black-box
-        ones into its calls axis too."""
+        The writers (generator, black box as a writer) reach their backends through ``route``,
+        when given (lockstep batches them across cells: a row's text does not depend on its
+        batch); scoring calls go straight to the black box, in the batches the cell makes, so a
+        score's float rounding is the same however cells are scheduled. Every client counts into
+        the cell's own tally, and the black-box ones into its calls axis too."""
         cell = CallStats()
         calls = CallStats(parent=cell)
         return MethodContext(
@@ -175,7 +175,7 @@ class Runtime:
             split=split,
             scorer=self.scorer(task, metric, data, calls),
             generator=self.generator(cell, route),
-            blackbox_generator=self.blackbox_generator(calls),
+            blackbox_generator=self.blackbox_generator(calls, route),
             blackbox_calls=calls,
             cell_calls=cell,
             annotations=tuple(annotations),
