@@ -67,7 +67,7 @@ def signal_command(
     protocol: PromptOption = None,
     choice_norm: ChoiceNormOption = None,
 ) -> None:
-    """Score each task's reference instructions ('ref'),, no instruction and other tasks' instructions on the
+    """Score each task's reference instructions ('ref'), no instruction and other tasks' instructions on the
     same examples, and say whether the set-up tells them apart (stored; `izbench report` shows it)."""
     from izbench.runner import scoring_setup
     from izbench.signal_check import run_signal
