@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated
 
@@ -221,18 +222,13 @@ def compare_command(
                 highlight=False,
             )
         bar = progress.add_task("cells", total=len(cells))
+        grid = _Grid(runtime, registry, store, cells, chosen, _rerun(settings, rerun), progress, bar)
         if executor is Executor.RAY:
-            results = _compare_on_ray(
-                runtime, registry, store, cells, chosen, _rerun(settings, rerun), ray_address, workers, progress, bar
-            )
+            results = _compare_on_ray(grid, ray_address, workers)
         elif executor is Executor.LOCKSTEP and settings.max_calls is None and settings.max_cost is None:
-            stopped = _compare_lockstep(
-                runtime, registry, store, cells, chosen, _rerun(settings, rerun), results, progress, bar
-            )
+            stopped = _compare_lockstep(grid, results)
         else:
-            stopped = _compare_here(
-                runtime, registry, store, cells, chosen, _rerun(settings, rerun), results, progress, bar
-            )
+            stopped = _compare_here(grid, results)
     reused = sum(r.reused for r in results)
     if reused:
         err_console.print(f"{reused} cells read back from the store (--rerun recomputes them)")
@@ -244,74 +240,78 @@ def compare_command(
         raise typer.Exit(3)
 
 
-def _compare_here(
-    runtime: Runtime,
-    registry: TaskRegistry,
-    store: ResultStore,
-    cells: list[tuple[str, str, int]],
-    profile: Profile,
-    rerun: bool,
-    results: list[CellResult],
-    progress: Progress,
-    bar: TaskID,
-) -> BudgetExhausted | None:
+@dataclass
+class _Grid:
+    """The cells of one comparison and what running them needs."""
+
+    runtime: Runtime
+    registry: TaskRegistry
+    store: ResultStore
+    cells: list[tuple[str, str, int]]
+    profile: Profile
+    rerun: bool
+    progress: Progress
+    bar: TaskID
+
+    def stored(self) -> tuple[dict[tuple[str, str, int], CellResult], list[tuple[str, str, int]]]:
+        """The cells the store has finished (read back, unless ``rerun``) and the ones left to run."""
+        from izbench.runner import cell_key
+
+        by_cell: dict[tuple[str, str, int], CellResult] = {}
+        todo = []
+        for cell in self.cells:
+            run_id = cell_key(self.runtime, self.registry, *cell, self.profile).run_id
+            if not self.rerun and self.store.run_status(run_id) == "done":
+                by_cell[cell] = self.store.load_cell(run_id)
+                self.progress.advance(self.bar)
+            else:
+                todo.append(cell)
+        return by_cell, todo
+
+
+def _compare_here(grid: _Grid, results: list[CellResult]) -> BudgetExhausted | None:
     """Cells one after another in this process, appended to ``results``; stops at the budget."""
     from izbench.budget import BudgetExhausted
     from izbench.runner import run_cell
 
-    for method, task, seed in cells:
-        stats = runtime.stats
-        progress.update(bar, description=f"{method} {task} s{seed} | calls {stats.made} made, {stats.served} cached")
+    g = grid
+    for method, task, seed in g.cells:
+        stats = g.runtime.stats
+        calls = f"calls {stats.made} made, {stats.served} cached"
+        g.progress.update(g.bar, description=f"{method} {task} s{seed} | {calls}")
         try:
-            results.append(run_cell(runtime, registry, method, task, seed, profile, store, rerun))
+            results.append(run_cell(g.runtime, g.registry, method, task, seed, g.profile, g.store, g.rerun))
         except BudgetExhausted as error:
             return error
-        progress.advance(bar)
+        g.progress.advance(g.bar)
     return None
 
 
-def _compare_lockstep(
-    runtime: Runtime,
-    registry: TaskRegistry,
-    store: ResultStore,
-    cells: list[tuple[str, str, int]],
-    profile: Profile,
-    rerun: bool,
-    results: list[CellResult],
-    progress: Progress,
-    bar: TaskID,
-) -> BudgetExhausted | None:
+def _compare_lockstep(grid: _Grid, results: list[CellResult]) -> BudgetExhausted | None:
     """Cells the store has are read back; the rest take turns (``izbench.lockstep``), each
     written as it goes. Appends to ``results`` in cell order. A cell's error is raised once the
     others have finished (they are stored); a reached budget stops every cell cleanly."""
     from izbench.budget import BudgetExhausted
     from izbench.lockstep import Outcome, run_lockstep
-    from izbench.runner import cell_key, run_cell
+    from izbench.runner import run_cell
     from izbench.runtime import Route
 
-    by_cell: dict[tuple[str, str, int], CellResult] = {}
-    todo = []
-    for cell in cells:
-        run_id = cell_key(runtime, registry, *cell, profile).run_id
-        if not rerun and store.run_status(run_id) == "done":
-            by_cell[cell] = store.load_cell(run_id)
-            progress.advance(bar)
-        else:
-            todo.append(cell)
+    g = grid
+    by_cell, todo = g.stored()
 
     def job(cell: tuple[str, str, int]) -> Callable[[Route], CellResult]:
-        return lambda route: run_cell(runtime, registry, *cell, profile, store, rerun, route=route)
+        return lambda route: run_cell(g.runtime, g.registry, *cell, g.profile, g.store, g.rerun, route=route)
 
     def done(index: int, outcome: Outcome[CellResult]) -> None:
         method, task, seed = todo[index]
         status = "done" if outcome.error is None else "failed"
-        progress.update(bar, description=f"lockstep | {method} {task} s{seed} {status}")
-        progress.advance(bar)
+        g.progress.update(g.bar, description=f"lockstep | {method} {task} s{seed} {status}")
+        g.progress.advance(g.bar)
 
     def round_begins(number: int, parked: int, requests: int) -> None:
-        stats = runtime.stats
-        progress.update(
-            bar,
+        stats = g.runtime.stats
+        g.progress.update(
+            g.bar,
             description=f"lockstep | round {number}: {requests} requests from {parked} cells | "
             f"calls {stats.made} made, {stats.served} cached",
         )
@@ -326,46 +326,27 @@ def _compare_lockstep(
             stopped = stopped or outcome.error
         else:
             failure = failure or outcome.error
-    results.extend(by_cell[c] for c in cells if c in by_cell)
+    results.extend(by_cell[c] for c in g.cells if c in by_cell)
     if failure is not None:
         raise failure
     return stopped
 
 
-def _compare_on_ray(
-    runtime: Runtime,
-    registry: TaskRegistry,
-    store: ResultStore,
-    cells: list[tuple[str, str, int]],
-    profile: Profile,
-    rerun: bool,
-    address: str | None,
-    workers: int,
-    progress: Progress,
-    bar: TaskID,
-) -> list[CellResult]:
+def _compare_on_ray(grid: _Grid, address: str | None, workers: int) -> list[CellResult]:
     """Cells the store has are read back here; the rest run on Ray and are written as they finish."""
     from izbench.distributed import run_cells_on_ray
-    from izbench.runner import cell_key
 
-    by_cell: dict[tuple[str, str, int], CellResult] = {}
-    todo = []
-    for cell in cells:
-        run_id = cell_key(runtime, registry, *cell, profile).run_id
-        if not rerun and store.run_status(run_id) == "done":
-            by_cell[cell] = store.load_cell(run_id)
-            progress.advance(bar)
-        else:
-            todo.append(cell)
+    g = grid
+    by_cell, todo = g.stored()
 
     def done(result: CellResult) -> None:
-        progress.update(bar, description=f"ray | {result.method} {result.task} s{result.seed} done")
-        progress.advance(bar)
+        g.progress.update(g.bar, description=f"ray | {result.method} {result.task} s{result.seed} done")
+        g.progress.advance(g.bar)
 
     if todo:
-        ran = run_cells_on_ray(runtime, store, todo, profile, address=address, workers=workers, on_done=done)
+        ran = run_cells_on_ray(g.runtime, g.store, todo, g.profile, address=address, workers=workers, on_done=done)
         by_cell.update(zip(todo, ran, strict=True))
-    return [by_cell[c] for c in cells]
+    return [by_cell[c] for c in g.cells]
 
 
 def continuations_per_example(settings: Settings, data: TaskData) -> int:
