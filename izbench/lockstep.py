@@ -13,8 +13,9 @@ switches happen only inside a backend call, so process-wide state (the warnings 
 global RNG that CMA-ES seeds) is never shared mid-use. The runtime routes only the instruction
 writers here: a row's text does not depend on the other rows of its batch (the local backend's
 batched-equals-unbatched test; sampled rows draw from their own seeded generators), while a
-likelihood's last float bits do, so scores stay in the batches their cell makes and equal those
-of a one-by-one run.
+likelihood's last float bits do, so scores stay in the batches their cell makes. (Where two cells
+score the same instruction, whichever gets there first computes it and the other reads the cache,
+so such a score can differ from a one-by-one run's in its last bits.)
 """
 
 from __future__ import annotations
@@ -124,14 +125,12 @@ def run_lockstep(
 
     cells = [greenlet(cell) for _ in jobs]
     parked: list[_Parked] = []
-    waiting: list[int] = []
 
     def step(index: int, *value: object) -> None:
         """Run cell ``index`` (started with ``value``, or resumed with it) until it parks or ends."""
         got = cells[index].switch(*value)
         if isinstance(got, _Parked):
             parked.append(got)
-            waiting.append(index)
             return
         outcome: Outcome[T] = got
         outcomes[index] = outcome
@@ -144,12 +143,11 @@ def run_lockstep(
         rounds = 0
         while parked:
             rounds += 1
-            this, order = parked, waiting
-            parked, waiting = [], []
+            this, parked = parked, []
             if on_round is not None:
                 on_round(rounds, len(this), sum(len(p.requests) for p in this))
-            for index, answer in zip(order, dispatch(this), strict=True):
-                step(index, answer)
+            for waiting, answer in zip(this, dispatch(this), strict=True):
+                step(waiting.cell, answer)
     except BaseException:
         for g in cells:
             if g:  # started and not finished: parked
