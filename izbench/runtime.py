@@ -123,9 +123,7 @@ class Runtime:
             self.blackbox(tally, route), protocol=prompt_protocol(self.backend(self.settings.blackbox))
         )
 
-    def scorer(
-        self, task: str, metric: Metric, data: TaskData, tally: CallStats | None = None, route: Route | None = None
-    ) -> Scorer:
+    def scorer(self, task: str, metric: Metric, data: TaskData, tally: CallStats | None = None) -> Scorer:
         """The task's scorer under the settings' score function and protocol; for generation, with
         early stopping and the output cap unless the settings turn them off."""
         s = self.settings
@@ -141,7 +139,7 @@ class Runtime:
             )
         early = s.scorer_early_stop
         return Scorer(
-            self.blackbox(tally, route),
+            self.blackbox(tally),
             metric,
             max_tokens=output_cap(metric, data.induce + data.execute) if early else DEFAULT_MAX_TOKENS,
             stop_rule="answer" if early else None,
