@@ -42,7 +42,7 @@ from izbench.generation import InstructionGenerator, format_demos
 from izbench.models.base import ModelBackend
 from izbench.models.llamacpp import LlamaCppBackend
 from izbench.models.local import LocalBackend, _common_prefix
-from izbench.models.types import Completion, CompletionRequest
+from izbench.models.types import Completion, CompletionRequest, PromptProtocol
 from izbench.models.weights import load_model
 from izbench.runner import prediction_rows
 from izbench.scoring import DEFAULT_MAX_TOKENS, Scorer, output_cap
@@ -50,6 +50,7 @@ from izbench.store import ResultStore, RunKey
 from izbench.tasks.registry import TaskRegistry
 from izbench.tasks.spec import TaskSpec
 from izbench.tasks.splits import Split, make_split
+from izbench.tasks.types import Example
 
 TASK = "sum"
 Rows = list[tuple[str, str]]
@@ -213,6 +214,12 @@ def main() -> None:
     parser.add_argument(
         "--scoring-only", action="store_true", help="only the score-function rows, on four core references"
     )
+    parser.add_argument(
+        "--protocol",
+        choices=("raw", "chat"),
+        action="append",
+        help="prompt protocol of the score-function rows (repeatable; default: raw, as `make compare`, and chat)",
+    )
     args = parser.parse_args()
     rows: Rows = []
     print(f"machine: {os.cpu_count()} cores, torch {torch.__version__} threads {torch.get_num_threads()}", flush=True)
@@ -228,7 +235,8 @@ def main() -> None:
     registry = TaskRegistry()
     if args.scoring_only:
         chosen = [registry.references(registry.get(t))[0] for t in (TASK, "antonyms", "larger_animal", "diff")]
-        rows += scoring_rows(local, registry, chosen, Workload(0, roofline, params, (32,), args.repeats))
+        for protocol in args.protocol or ["raw", "chat"]:
+            rows += scoring_rows(local, registry, chosen, Workload(0, roofline, params, (32,), args.repeats), protocol)
         print_rows(rows)
         return
     spec = registry.get(TASK)
@@ -290,7 +298,8 @@ def main() -> None:
                 llama.close()
 
         local.batch_size = 32
-        rows += scoring_rows(local, registry, chosen, work)
+        for protocol in args.protocol or ["raw", "chat"]:
+            rows += scoring_rows(local, registry, chosen, work, protocol)
         rows += overhead_row(local, spec, chosen, split, scorer.max_tokens, Path(tmp), args.repeats)
 
     if not args.quick:
@@ -318,10 +327,13 @@ def print_rows(rows: Rows) -> None:
     print(f"bench process peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB")
 
 
-def scoring_rows(local: LocalBackend, registry: TaskRegistry, chosen: list[str], w: Workload) -> Rows:
+def scoring_rows(
+    local: LocalBackend, registry: TaskRegistry, chosen: list[str], w: Workload, protocol: PromptProtocol
+) -> Rows:
     """Examples per second of each score function on the same instructions and examples (cache
-    off, batch 32): generate vs likelihood on ``sum``, generate vs choice on ``larger_animal``
-    (the same 16 validation examples each), with likelihood's useful GFLOP/s."""
+    off, batch 32) under one prompt protocol: generate vs likelihood on ``sum``, generate vs
+    choice on ``larger_animal`` (the same 16 validation examples each), with likelihood's useful
+    GFLOP/s."""
     off = ResponseCache(Path(tempfile.mkdtemp()) / "off", CacheMode.OFF)
     client = CachedClient(local, off, CallStats())
     rows: Rows = []
@@ -331,8 +343,18 @@ def scoring_rows(local: LocalBackend, registry: TaskRegistry, chosen: list[str],
         examples = make_split(spec.key, data, 0, n_validation=16).validation
         rates = {}
         for fn in ("generate", other):
-            scorer = Scorer(client, spec.metric, max_tokens=output_cap(spec.metric, data.induce), score=fn)  # type: ignore[arg-type]
-            t = median_time(lambda scorer=scorer, examples=examples: scorer.score_many(chosen, examples), w.repeats)
+            scorer = Scorer(
+                client,
+                spec.metric,
+                max_tokens=output_cap(spec.metric, data.induce),
+                score=fn,  # type: ignore[arg-type]
+                protocol=protocol,
+            )
+
+            def score_all(scorer: Scorer = scorer, examples: tuple[Example, ...] = examples) -> None:
+                scorer.score_many(chosen, examples)
+
+            t = median_time(score_all, w.repeats)
             rates[fn] = len(chosen) * len(examples) / t
             note = ""
             if fn == "likelihood":
@@ -347,7 +369,7 @@ def scoring_rows(local: LocalBackend, registry: TaskRegistry, chosen: list[str],
                 note = f"  useful {useful:5.1f} GFLOP/s ({useful / w.roofline:4.0%} of roofline)"
             if fn != "generate":
                 note += f"  {rates[fn] / rates['generate']:.1f}x generate"
-            rows.append((f"scorer {fn}, {task}", f"{rates[fn]:6.1f} examples/s{note}  [{t:.2f} s]"))
+            rows.append((f"scorer {fn}, {task}, {protocol}", f"{rates[fn]:6.1f} examples/s{note}  [{t:.2f} s]"))
     off.close()
     return rows
 
