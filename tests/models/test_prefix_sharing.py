@@ -26,10 +26,13 @@ def test_batches_group_prompts_by_instruction() -> None:
     assert shared_prefix_batches(ids, 8) == [[[0, 2, 4], [1, 3]]]  # one batch, two prefix groups
     assert shared_prefix_batches(ids, 2) == [[[0, 2]], [[4]], [[1, 3]]]
     assert shared_prefix_batches(ids, 3) == [[[0, 2, 4]], [[1, 3]]]
-    # Prompts that share only a few tokens beyond the header form one pooled group.
+    # Prompts whose shared tokens beyond the header spare too little form one pooled group.
     short = {0: header + [9, 1], 1: header + [8, 2], 2: header + [9, 3], 3: header + [7]}
     assert shared_prefix_batches(short, 8) == [[[3, 1, 0, 2]]]
     assert shared_prefix_batches(short, 2) == [[[3, 1]], [[0, 2]]]
+    # A short instruction (4 tokens) shared by 9 prompts spares 32 tokens: a group of its own.
+    many = {i: header + [9, 9, 9, 9, i] for i in range(9)} | {9: header + [8, 1], 10: header + [7, 2]}
+    assert shared_prefix_batches(many, 16) == [[list(range(9)), [10, 9]]]
 
 
 def test_shared_prefix_gives_the_same_outputs(loaded_model: LoadedModel) -> None:
