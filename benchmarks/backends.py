@@ -221,6 +221,7 @@ def main() -> None:
         help="prompt protocol of the score-function rows (repeatable; default: raw, as `make compare`, and chat)",
     )
     args = parser.parse_args()
+    protocols: list[PromptProtocol] = args.protocol or ["raw", "chat"]
     rows: Rows = []
     print(f"machine: {os.cpu_count()} cores, torch {torch.__version__} threads {torch.get_num_threads()}", flush=True)
 
@@ -235,7 +236,7 @@ def main() -> None:
     registry = TaskRegistry()
     if args.scoring_only:
         chosen = [registry.references(registry.get(t))[0] for t in (TASK, "antonyms", "larger_animal", "diff")]
-        for protocol in args.protocol or ["raw", "chat"]:
+        for protocol in protocols:
             rows += scoring_rows(local, registry, chosen, Workload(0, roofline, params, (32,), args.repeats), protocol)
         print_rows(rows)
         return
@@ -298,7 +299,7 @@ def main() -> None:
                 llama.close()
 
         local.batch_size = 32
-        for protocol in args.protocol or ["raw", "chat"]:
+        for protocol in protocols:
             rows += scoring_rows(local, registry, chosen, work, protocol)
         rows += overhead_row(local, spec, chosen, split, scorer.max_tokens, Path(tmp), args.repeats)
 

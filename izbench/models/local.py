@@ -360,9 +360,8 @@ def _common_prefix(rows: Sequence[Sequence[int]]) -> int:
 MIN_SHARED_TOKENS = 16
 """Prompts form a group with a prefix of its own only if computing that prefix once spares at
 least this many tokens: (prompts - 1) x (tokens they share beyond what all prompts share). Ten
-examples of a 6-token instruction do (54 tokens); "the number 1" vs "the number 2" do not. A
-short instruction's examples used to be pooled with other instructions' and carry it in every
-row: sharing it made likelihood scoring on `core/sum` 1.4x faster (bench, raw protocol)."""
+examples of a 6-token instruction do (54 tokens), so they do not carry it in every row;
+"the number 1" vs "the number 2" do not."""
 
 
 def shared_prefix_batches(ids: dict[int, list[int]], batch_size: int) -> list[list[list[int]]]:
@@ -371,9 +370,8 @@ def shared_prefix_batches(ids: dict[int, list[int]], batch_size: int) -> list[li
     Prompts are sorted by their tokens, so those with the same instruction lie together; a
     group ends where the prefix two neighbours share drops to what every prompt shares (the
     chat header), and groups whose shared prefix spares fewer than ``MIN_SHARED_TOKENS`` tokens
-    are pooled into one. Groups are cut
-    into even pieces of at most ``batch_size`` and packed, in order, into batches of at most
-    ``batch_size`` rows.
+    are pooled into one. Groups are cut into even pieces of at most ``batch_size`` and packed,
+    in order, into batches of at most ``batch_size`` rows.
     """
     order = sorted(ids, key=lambda i: ids[i])
     if len(order) < 2:
