@@ -15,6 +15,7 @@ from typing import Any
 import izbench
 from izbench.methods import get_method
 from izbench.methods.base import METHOD_PATH_VERSION
+from izbench.offload import Offload, inline
 from izbench.profiles import Profile
 from izbench.results import Candidate, CellResult, comparison_hash
 from izbench.runtime import Route, Runtime, prompt_protocol
@@ -120,8 +121,10 @@ def run_cell(
     store: StoreWriter | None = None,
     rerun: bool = False,
     route: Route | None = None,
+    offload: Offload = inline,
 ) -> CellResult:
-    """One cell into ``store``; ``route`` is how its clients reach the backends (lockstep)."""
+    """One cell into ``store``; ``route`` is how its clients reach the backends and ``offload``
+    where its GP fits run (both lockstep's, when cells take turns)."""
     method = get_method(method_name)
     spec = registry.get(task)
     key = cell_key(runtime, registry, method_name, spec.key, seed, profile)
@@ -168,6 +171,7 @@ def run_cell(
         registry.references(spec),
         on_candidates=record,
         route=route,
+        offload=offload,
     )
     scorer = context.scorer
     if store is not None:

@@ -16,6 +16,7 @@ from izbench.generation import InstructionGenerator
 from izbench.methods.base import MethodContext
 from izbench.models.base import ModelBackend
 from izbench.models.types import PromptProtocol
+from izbench.offload import Offload, inline
 from izbench.profiles import MethodSettings
 from izbench.results import Candidate
 from izbench.scoring import DEFAULT_MAX_TOKENS, Scored, Scorer, output_cap
@@ -73,6 +74,7 @@ class Runtime:
             device, dtype = placement(s.device, s.dtype)
             return LocalBackend(
                 batch_size=s.local_batch_size,
+                decode_batch_size=s.local_decode_batch_size,
                 share_prefixes=s.local_share_prefixes,
                 model_dir=s.model_dir,
                 source=resolve(model),
@@ -159,6 +161,7 @@ class Runtime:
         annotations: Sequence[str],
         on_candidates: Callable[[list[Candidate], list[Scored]], None] | None = None,
         route: Route | None = None,
+        offload: Offload = inline,
     ) -> MethodContext:
         """Everything a method may use for one cell, wired to this runtime's cached clients.
         The writers (generator, black box as a writer) reach their backends through ``route``,
@@ -180,6 +183,7 @@ class Runtime:
             seed=seed,
             params=params,
             on_candidates=on_candidates,
+            offload=offload,
         )
 
     def close(self) -> None:

@@ -3,6 +3,9 @@ between their calls; errors stay with their cell; Ctrl-C stops every cell."""
 
 from __future__ import annotations
 
+import math
+import operator
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -10,7 +13,7 @@ import pytest
 
 from izbench.cache import CachedClient, CallStats, ResponseCache
 from izbench.errors import BackendError
-from izbench.lockstep import run_lockstep
+from izbench.lockstep import Lane, run_lockstep
 from izbench.models.base import ModelBackend
 from izbench.models.types import Completion, CompletionRequest
 
@@ -130,3 +133,31 @@ def test_an_interrupt_stops_every_parked_cell_and_propagates(tmp_path: Path) -> 
         run_lockstep([parks("x"), interrupted, parks("y")])
     assert stopped == ["x: GreenletExit"]  # y never started; nothing was sent
     assert echo.batches == []
+
+
+def test_offloaded_work_runs_elsewhere_keeps_the_rounds_and_raises_in_its_cell(tmp_path: Path) -> None:
+    echo = Echo()
+
+    def cell(name: str, offloads: bool) -> Callable[[Lane], list[str]]:
+        def job(lane: Lane) -> list[str]:
+            client = _client(lane, echo, tmp_path)
+            out = _ask(client, f"{name}.0")
+            if offloads:
+                out.append(str(lane.offload(math.factorial, 20)))
+            return out + _ask(client, f"{name}.1")
+
+        return job
+
+    def failing(lane: Lane) -> list[str]:
+        return [str(lane.offload(operator.truediv, 1, 0))]
+
+    def where(lane: Lane) -> list[str]:
+        return [str(lane.offload(os.getpid))]
+
+    outcomes = run_lockstep([cell("a", True), failing, cell("b", False), where])
+    assert outcomes[0].value == ["A.0", str(math.factorial(20)), "A.1"]
+    # The cell that waited for the pool still joins round 2 with the one that did not.
+    assert echo.batches == [["a.0", "b.0"], ["a.1", "b.1"]]
+    assert isinstance(outcomes[1].error, ZeroDivisionError)
+    pid = int((outcomes[3].value or ["0"])[0])
+    assert (pid != os.getpid()) == ((os.cpu_count() or 1) >= 2)  # a worker process, given two cores

@@ -292,15 +292,16 @@ def _compare_lockstep(grid: _Grid, results: list[CellResult]) -> BudgetExhausted
     written as it goes. Appends to ``results`` in cell order. A cell's error is raised once the
     others have finished (they are stored); a reached budget stops every cell cleanly."""
     from izbench.budget import BudgetExhausted
-    from izbench.lockstep import Outcome, run_lockstep
+    from izbench.lockstep import Lane, Outcome, run_lockstep
     from izbench.runner import run_cell
-    from izbench.runtime import Route
 
     g = grid
     by_cell, todo = g.stored()
 
-    def job(cell: tuple[str, str, int]) -> Callable[[Route], CellResult]:
-        return lambda route: run_cell(g.runtime, g.registry, *cell, g.profile, g.store, g.rerun, route=route)
+    def job(cell: tuple[str, str, int]) -> Callable[[Lane], CellResult]:
+        return lambda lane: run_cell(
+            g.runtime, g.registry, *cell, g.profile, g.store, g.rerun, route=lane, offload=lane.offload
+        )
 
     def done(index: int, outcome: Outcome[CellResult]) -> None:
         method, task, seed = todo[index]

@@ -9,6 +9,7 @@ from typing import Protocol
 
 from izbench.cache import CallStats
 from izbench.generation import InstructionGenerator
+from izbench.offload import Offload, inline
 from izbench.profiles import MethodSettings
 from izbench.results import Candidate, MethodResult
 from izbench.scoring import Scored, Scorer
@@ -35,6 +36,8 @@ class MethodContext:
     """The black-box calls this cell asked for (scorer and black-box writer), served or made."""
     cell_calls: CallStats = field(default_factory=CallStats)
     """Every call of this cell (generator too), with its tokens and cost: what the run reports."""
+    offload: Offload = inline
+    """Where a pure computation (a GP fit) runs: here, or in a worker while other cells run."""
 
 
 class Tracker:

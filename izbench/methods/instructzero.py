@@ -44,7 +44,7 @@ class InstructZero:
             want = min(n_per_iter, budget - tracker.distinct)
             y = torch.tensor([c.val_score for c in tracker.result.candidates], dtype=torch.double)
             scores = torch.tensor([c.val_scores for c in tracker.result.candidates], dtype=torch.double)
-            new_z, fit_note = propose(z_seen, y, scores, want, settings, seed + rounds + 1)
+            new_z, fit_note = context.offload(propose, z_seen, y, scores, want, settings, seed + rounds + 1)
             self._evaluate(tracker, writer, new_z, fit_note)
             z_seen = torch.cat([z_seen, new_z])
             rounds += 1
