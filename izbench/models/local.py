@@ -1,7 +1,8 @@
 """The ``local`` backend: the embedded transformers model answering chat requests in-process.
 
 It is both the instruction generator's engine (it alone accepts soft prompts) and a black box.
-Requests with equal generation settings are decoded together in batches of ``batch_size``.
+Scoring requests are computed in batches of ``batch_size``; requests with equal generation
+settings are decoded together in batches of ``decode_batch_size``.
 """
 
 from __future__ import annotations
@@ -39,10 +40,16 @@ class LocalBackend:
         source: ModelSource | None = None,
         device: str = "cpu",
         dtype: str = "float32",
+        decode_batch_size: int | None = None,
     ) -> None:
         self._loaded_model = loaded
         self._model_dir = model_dir
         self.batch_size = batch_size
+        # A decode batch lasts until its longest row ends; with rows leaving as they finish,
+        # its last steps run a few rows at the cost of reading every weight. 160 instructions
+        # (a lockstep round) took 176 s in batches of 32, 100 s in two of 80 and 101 s in one
+        # of 160, with the same texts (a row's text does not depend on its batch).
+        self.decode_batch_size = decode_batch_size or batch_size
         self.share_prefixes = share_prefixes
         if loaded is not None:
             source, device, dtype = loaded.info, loaded.device, loaded.dtype
@@ -274,16 +281,14 @@ class LocalBackend:
             embedded = {i: self.prompt_embeddings(requests[i]) for i in soft}
             # Rows of similar length share a batch: each batch pads to its longest row.
             soft.sort(key=lambda i: embedded[i].shape[0])
-            for start in range(0, len(soft), self.batch_size):
-                chunk = soft[start : start + self.batch_size]
+            for chunk in even_pieces(soft, self.decode_batch_size):
                 self._run(params, requests, chunk, [embedded[i] for i in chunk], None, out)
             ids = {i: self.token_ids(requests[i]) for i in members if requests[i].soft_prompt is None}
             if not self.share_prefixes:
-                for start in range(0, len(ids), self.batch_size):
-                    chunk = list(ids)[start : start + self.batch_size]
+                for chunk in even_pieces(list(ids), self.decode_batch_size):
                     self._run(params, requests, chunk, self._embed_many([ids[i] for i in chunk]), None, out)
                 continue
-            for batch in shared_prefix_batches(ids, self.batch_size):
+            for batch in shared_prefix_batches(ids, self.decode_batch_size):
                 self._run_shared(params, requests, {i: ids[i] for group in batch for i in group}, batch, out)
 
     def _run_shared(
@@ -357,6 +362,17 @@ def _common_prefix(rows: Sequence[Sequence[int]]) -> int:
     return n
 
 
+def even_pieces(items: list[int], size: int) -> list[list[int]]:
+    """``items`` cut into the fewest pieces of at most ``size``, as even as can be: 40 rows in
+    batches of 32 become 20 + 20, not 32 + 8 (a batch pads to its longest row and decodes
+    until its longest ends)."""
+    if not items:
+        return []
+    n = -(-len(items) // size)
+    step = -(-len(items) // n)
+    return [items[k : k + step] for k in range(0, len(items), step)]
+
+
 MIN_SHARED_TOKENS = 16
 """Prompts form a group with a prefix of its own only if computing that prefix once spares at
 least this many tokens: (prompts - 1) x (tokens they share beyond what all prompts share). Ten
@@ -393,11 +409,7 @@ def shared_prefix_batches(ids: dict[int, list[int]], batch_size: int) -> list[li
             pooled.extend(run)
     if pooled:
         groups.append(pooled)
-    pieces: list[list[int]] = []
-    for group in groups:
-        n = -(-len(group) // batch_size)
-        size = -(-len(group) // n)  # even pieces: 40 rows in batches of 32 become 20 + 20
-        pieces.extend(group[k : k + size] for k in range(0, len(group), size))
+    pieces = [piece for group in groups for piece in even_pieces(group, batch_size)]
     batches: list[list[list[int]]] = []
     for piece in pieces:
         if batches and sum(len(g) for g in batches[-1]) + len(piece) <= batch_size:

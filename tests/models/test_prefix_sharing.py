@@ -1,9 +1,13 @@
-"""Prefix sharing, early stopping and batch shrinking in the local backend change speed only."""
+"""Prefix sharing, early stopping, batch shrinking and decode batch sizes in the local backend
+change speed only."""
 
 from __future__ import annotations
 
+import pytest
+
+import izbench.models.local as local_module
 from izbench.answer import answer_complete, first_sentence
-from izbench.models.local import LocalBackend, shared_prefix_batches
+from izbench.models.local import LocalBackend, even_pieces, shared_prefix_batches
 from izbench.models.types import CompletionRequest
 from izbench.models.weights import LoadedModel
 
@@ -55,3 +59,30 @@ def test_answer_stop_rule_keeps_what_the_metric_reads(local_backend: LocalBacken
         if s.finish_reason == "stop" and answer_complete(s.text):  # type: ignore[union-attr]
             fewer += s.completion_tokens < f.completion_tokens  # type: ignore[union-attr]
     assert fewer > 0  # the rule did cut generations short on real outputs
+
+
+def test_even_pieces_are_the_fewest_and_as_even_as_can_be() -> None:
+    assert [len(p) for p in even_pieces(list(range(40)), 32)] == [20, 20]
+    assert [len(p) for p in even_pieces(list(range(179)), 96)] == [90, 89]
+    assert even_pieces(list(range(5)), 8) == [[0, 1, 2, 3, 4]]
+    assert even_pieces([], 8) == []
+
+
+def test_decoding_takes_its_own_batch_size_and_gives_the_same_texts(
+    loaded_model: LoadedModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows: list[int] = []
+    decode = local_module.decode
+
+    def counted(model: object, tokenizer: object, prompts: list[object], *args: object, **kwargs: object) -> object:
+        rows.append(len(prompts))
+        return decode(model, tokenizer, prompts, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(local_module, "decode", counted)
+    requests = _requests(max_tokens=12)
+    wide = LocalBackend(loaded_model, batch_size=2, decode_batch_size=10).complete(requests)
+    assert rows == [10]  # one batch of both instructions' prompts, not five of 2
+    rows.clear()
+    narrow = LocalBackend(loaded_model, batch_size=3).complete(requests)
+    assert len(rows) > 1 and max(rows) <= 3
+    assert [c.text for c in wide] == [c.text for c in narrow]  # type: ignore[union-attr]
