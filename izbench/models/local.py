@@ -49,7 +49,7 @@ class LocalBackend:
         # its last steps run a few rows at the cost of reading every weight. 160 instructions
         # (a lockstep round) took 176 s in batches of 32, 100 s in two of 80 and 101 s in one
         # of 160, with the same texts (a row's text does not depend on its batch).
-        self.decode_batch_size = decode_batch_size or batch_size
+        self._decode_batch_size = decode_batch_size
         self.share_prefixes = share_prefixes
         if loaded is not None:
             source, device, dtype = loaded.info, loaded.device, loaded.dtype
@@ -64,6 +64,12 @@ class LocalBackend:
             f"{info.revision};{place};transformers-{importlib.metadata.version('transformers')};"
             f"torch-{torch.__version__};decoding-{DECODING_VERSION}"
         )
+
+    @property
+    def decode_batch_size(self) -> int:
+        """Rows decoded together: their own size when given, else ``batch_size`` (which a
+        benchmark may change between runs)."""
+        return self._decode_batch_size or self.batch_size
 
     @property
     def chat_template(self) -> bool:
