@@ -18,9 +18,11 @@ import torch
 from izbench.answer import answer_complete
 from izbench.models.types import FinishReason, StopRule
 
-DECODING_VERSION = 2
-"""Bump when a change here can change a decoded text or a score: part of the local backend's
-revision, so cached answers from older decoding code are never served."""
+DECODING_VERSION = 3
+"""Bump when a change here, or in how the local backend batches rows, can change a decoded text
+or a score: part of the local backend's revision, so cached answers from older code are never
+served. 3: prompts are grouped by the prefix cut that spares the most tokens (a row's float
+rounding depends on the batch it is computed in)."""
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,22 @@ def test_batches_group_prompts_by_instruction() -> None:
     assert shared_prefix_batches(many, 16) == [[list(range(9)), [10, 9]]]
 
 
+def test_instructions_that_open_alike_keep_prefixes_of_their_own() -> None:
+    """Two instructions opening with the same words, a third opening otherwise: three groups,
+    each with its whole instruction as its prefix (cutting only where neighbours shared no
+    more than every prompt did merged the first two into one group with a 6-token prefix)."""
+    header, opening = [1, 2, 3], [5, 5, 5]
+    a, b, c = list(range(100, 120)), list(range(200, 220)), list(range(300, 320))
+    ids = {k: header + opening + (a if k % 2 == 0 else b) + [50 + k] for k in range(8)}
+    ids |= {8 + k: header + c + [60 + k] for k in range(3)}
+    assert shared_prefix_batches(ids, 32) == [[[0, 2, 4, 6], [1, 3, 5, 7], [8, 9, 10]]]
+    # Packed as evenly as whole groups allow: 11 rows at 8 per batch go 8 + 3.
+    assert shared_prefix_batches(ids, 8) == [[[0, 2, 4, 6], [1, 3, 5, 7]], [[8, 9, 10]]]
+    # Four groups of 5 at 16 rows per batch: 10 + 10, not 15 + 5.
+    four = {g * 10 + k: [1, g * 7 + 30] + list(range(g * 40, g * 40 + 12)) + [k] for g in range(4) for k in range(5)}
+    assert [sum(map(len, batch)) for batch in shared_prefix_batches(four, 16)] == [10, 10]
+
+
 def test_shared_prefix_gives_the_same_outputs(loaded_model: LoadedModel) -> None:
     shared = LocalBackend(loaded_model, batch_size=16, share_prefixes=True)  # both instructions in one batch
     plain = LocalBackend(loaded_model, batch_size=8, share_prefixes=False)
