@@ -55,14 +55,27 @@ class SignalResult:
         return self.vs_empty.above_zero and self.vs_mismatched.above_zero
 
 
-def mismatched_pool(registry: TaskRegistry, specs: Sequence[TaskSpec]) -> dict[str, str]:
-    """One reference per task, from the selection and the always-available ``core`` suite."""
+def mismatched_pool(registry: TaskRegistry, spec: TaskSpec) -> dict[str, str]:
+    """One reference per other task of ``spec``'s own suite (and of ``core``, always available,
+    when that suite has too few), keyed by task name; the task's own name is left out, so
+    ``ii/antonyms`` is never a wrong instruction for ``core/antonyms``.
+
+    The pool depends on the task alone, not on what else was selected: a verdict is stored
+    under the set-up and the task, so it must be the same whichever ``--tasks`` produced it.
+    (Drawn from the selection, core/antonyms' reference - other was +1.46 under ``--tasks
+    core,ii`` and +0.70 under ``--tasks core``, and a later run overwrote the other's row.)
+    """
+    suites = [spec.suite] + ([] if spec.suite == "core" else ["core"])
     pool: dict[str, str] = {}
-    for spec in [*specs, *(registry.specs[k] for k in registry.suites.get("core", []))]:
-        if spec.name not in pool and registry.availability(spec).available:
-            references = registry.references(spec)
-            if references:
-                pool[spec.name] = references[0]
+    for suite in suites:
+        if len(pool) >= MISMATCHED:
+            break
+        for key in registry.suites.get(suite, []):
+            other = registry.specs[key]
+            if other.name != spec.name and other.name not in pool and registry.availability(other).available:
+                references = registry.references(other)
+                if references:
+                    pool[other.name] = references[0]
     return pool
 
 
@@ -79,7 +92,7 @@ def check_task(
     references = list(registry.references(spec)[:MAX_REFERENCES])
     if not references:
         return "no reference instruction"
-    others = sorted(name for name in pool if name != spec.name)
+    others = sorted(pool)
     data = registry.load(spec.key)
     if runtime.settings.score == "choice" and not all(e.options for e in data.induce + data.execute):
         return "no answer options for --score choice"
@@ -132,10 +145,9 @@ def run_signal(
 ) -> list[SignalResult]:
     """Every selected task's signal result, in order (a task that cannot be checked is skipped,
     and ``on_task`` hears why)."""
-    pool = mismatched_pool(registry, specs)
     results = []
     for spec in specs:
-        result = check_task(runtime, registry, spec, pool, seeds, n_examples)
+        result = check_task(runtime, registry, spec, mismatched_pool(registry, spec), seeds, n_examples)
         if not isinstance(result, str):
             results.append(result)
         if on_task is not None:

@@ -181,3 +181,21 @@ def test_generated_data_goes_where_the_settings_say(tmp_path: Path, monkeypatch:
     assert registry.load("core/sum").execute
     assert [p.name.split("-")[0] for p in (tmp_path / "data-cache").glob("*.json")] == ["sum"]
     assert not (tmp_path / "xdg").exists()
+
+
+@needs_data
+def test_wrong_instructions_for_the_signal_check_come_from_the_task_suite() -> None:
+    """A task's mismatched pool depends on the task alone (its stored verdict is keyed by the
+    task), never on the selection; a same-named task of another suite is not 'wrong'."""
+    from izbench.signal_check import mismatched_pool
+
+    registry = TaskRegistry(data_dir=SHARED)
+    core_pool = mismatched_pool(registry, registry.get("core/antonyms"))
+    ii_pool = mismatched_pool(registry, registry.get("ii/antonyms"))
+    available_core = {
+        registry.specs[k].name for k in registry.suites["core"] if registry.availability(registry.specs[k]).available
+    }
+    assert set(core_pool) == available_core - {"antonyms"}
+    assert set(ii_pool) == {registry.specs[k].name for k in registry.suites["ii"]} - {"antonyms"}
+    assert ii_pool["sum"] == registry.references(registry.get("ii/sum"))[0]
+    assert core_pool["sum"] == registry.references(registry.get("core/sum"))[0] != ii_pool["sum"]
