@@ -18,6 +18,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from izbench.runtime import Runtime
 from izbench.seeding import derive_seed, rng_for
@@ -29,6 +30,9 @@ from izbench.tasks.splits import make_split
 
 MAX_REFERENCES = 5
 """Human annotations used per task (Instruction Induction has up to 10)."""
+SIGNAL_VERSION = 2
+"""Part of the set-up a verdict is stored under: bump when a change here can change a verdict,
+so `compare` never heeds a verdict of the old rule. 2: wrong instructions from the task's suite."""
 MISMATCHED = 3
 """Other tasks' references scored as wrong instructions."""
 
@@ -53,6 +57,13 @@ class SignalResult:
     def measures(self) -> bool:
         """Both paired differences are above zero with 95% confidence."""
         return self.vs_empty.above_zero and self.vs_mismatched.above_zero
+
+
+def signal_setup(runtime: Runtime) -> dict[str, Any]:
+    """What a verdict is stored and looked up under: the scoring set-up and this rule's version."""
+    from izbench.runner import scoring_setup
+
+    return {**scoring_setup(runtime), "signal": SIGNAL_VERSION}
 
 
 def mismatched_pool(registry: TaskRegistry, spec: TaskSpec) -> dict[str, str]:

@@ -167,7 +167,7 @@ def compare_command(
 ) -> None:
     """Run every (method, task, seed) cell into the store and print a leaderboard."""
     from izbench.methods import get_method
-    from izbench.runner import scoring_setup
+    from izbench.signal_check import signal_setup
 
     method_names = [m.strip() for m in methods.split(",") if m.strip()]
     for name in method_names:
@@ -212,7 +212,7 @@ def compare_command(
             console=err_console,
         ) as progress,
     ):
-        verdicts = store.signal_verdicts(scoring_setup(runtime))
+        verdicts = store.signal_verdicts(signal_setup(runtime))
         blind = [s.key for s in specs if verdicts.get(s.key) is False]
         if blind:
             err_console.print(

@@ -69,8 +69,7 @@ def signal_command(
 ) -> None:
     """Score each task's reference instructions ('ref'), no instruction and other tasks' instructions on the
     same examples, and say whether the set-up tells them apart (stored; `izbench report` shows it)."""
-    from izbench.runner import scoring_setup
-    from izbench.signal_check import run_signal
+    from izbench.signal_check import run_signal, signal_setup
 
     settings = with_flags(ctx, score=score, protocol=protocol, choice_norm=choice_norm)
     seed_list = parse_seeds(seeds)
@@ -95,8 +94,7 @@ def signal_command(
             progress.advance(bar)
 
         results = run_signal(runtime, registry, specs, seed_list, n_examples, on_task=done)
-        setup = scoring_setup(runtime)
-        store.put_signal(setup, seed_list, [signal_row(r) for r in results])
+        store.put_signal(signal_setup(runtime), seed_list, [signal_row(r) for r in results])
     title = (
         f"signal check: --score {settings.score} --protocol {settings.protocol}, black box {settings.blackbox}, "
         f"seeds {seeds}, {n_examples} examples each"

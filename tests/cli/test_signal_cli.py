@@ -42,7 +42,7 @@ def test_signal_prints_stores_and_reports_verdicts(tmp_path: Path) -> None:
 def test_compare_warns_where_the_set_up_measures_nothing(tmp_path: Path) -> None:
     settings = Settings(store=tmp_path / "izbench.duckdb", cache_dir=tmp_path / "cache", score="likelihood", protocol="raw")
     with Runtime(settings) as runtime, ResultStore.open(settings.store) as store:
-        from izbench.runner import scoring_setup
+        from izbench.signal_check import signal_setup
 
         row = {
             "task": "core/sum", "n_examples": 4, "n_references": 1, "n_mismatched": 3, "reference_mean": -1.0,
@@ -50,7 +50,7 @@ def test_compare_warns_where_the_set_up_measures_nothing(tmp_path: Path) -> None
             "vs_empty_high": 0.1, "vs_mismatched": 0.0, "vs_mismatched_low": -0.1, "vs_mismatched_high": 0.1,
             "chance": None, "measures": False,
         }  # fmt: skip
-        store.put_signal(scoring_setup(runtime), [0], [row])
+        store.put_signal(signal_setup(runtime), [0], [row])
     result = izbench("compare", "--tasks", "sum", "--methods", "empty", "--profile", "smoke", *SETUP, tmp=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "does not measure instructions on core/sum" in result.stderr
