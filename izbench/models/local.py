@@ -413,11 +413,14 @@ def shared_prefix_batches(ids: dict[int, list[int]], batch_size: int) -> list[li
 def _pack(pieces: list[list[int]], cap: int) -> list[list[list[int]]]:
     """Pieces in order into batches of at most ``cap`` rows (a larger piece alone)."""
     batches: list[list[list[int]]] = []
+    rows = 0  # in the last batch
     for piece in pieces:
-        if batches and sum(len(g) for g in batches[-1]) + len(piece) <= cap:
+        if batches and rows + len(piece) <= cap:
             batches[-1].append(piece)
+            rows += len(piece)
         else:
             batches.append([piece])
+            rows = len(piece)
     return batches
 
 
