@@ -8,84 +8,70 @@ import sys
 from pathlib import Path
 
 import duckdb
+from processes import izbench, izbench_here
 
 
-def izbench(*args: str, tmp: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    full_env = {
-        **os.environ,
-        "IZBENCH_CACHE_DIR": str(tmp / "cache"),
-        "IZBENCH_STORE": str(tmp / "izbench.duckdb"),
-        **(env or {}),
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "izbench", *args],
-        capture_output=True,
-        text=True,
-        env=full_env,
-        timeout=300,
-    )
-
-
-def test_help_lists_the_commands(tmp_path: Path) -> None:
-    result = izbench("--help", tmp=tmp_path)
+def test_help_lists_the_commands(tmp_path: Path, tiny_env: dict[str, str]) -> None:
+    result = izbench("--help", env=tiny_env)
     assert result.returncode == 0
     for command in ("models", "complete", "generate", "cache"):
         assert command in result.stdout
 
 
-def test_models_shows_the_default_backend(tmp_path: Path) -> None:
-    result = izbench("models", tmp=tmp_path, env={"IZBENCH_BLACKBOX": "llamacpp"})
+def test_models_shows_the_default_backend(tmp_path: Path, tiny_env: dict[str, str]) -> None:
+    defaults = {k: v for k, v in tiny_env.items() if k not in ("IZBENCH_GENERATOR", "IZBENCH_BLACKBOX_MODEL")}
+    result = izbench_here("models", env=defaults | {"IZBENCH_BLACKBOX": "llamacpp"})
     assert result.returncode == 0, result.stderr
     assert "SmolLM2-135M-Instruct" in result.stdout
     line = next(line for line in result.stdout.splitlines() if "llamacpp" in line)
     assert "yes" in line.split("│")[-2]
 
 
-def test_complete_twice_then_replay(tmp_path: Path) -> None:
+def test_complete_twice_then_replay(tmp_path: Path, tiny_env: dict[str, str]) -> None:
     args = ("complete", "Say hello.", "--backend", "local", "--max-tokens", "6")
-    cold = izbench(*args, tmp=tmp_path)
+    cold = izbench_here(*args, env=tiny_env)
     assert cold.returncode == 0, cold.stderr
     assert "0 served from cache, 1 made" in cold.stderr
-    warm = izbench("--cache-mode", "replay", *args, tmp=tmp_path)
+    warm = izbench_here("--cache-mode", "replay", *args, env=tiny_env)
     assert warm.returncode == 0, warm.stderr
     assert "1 served from cache, 0 made; tokens spent: 0" in warm.stderr
     assert warm.stdout.splitlines()[-1] == cold.stdout.splitlines()[-1]
-    miss = izbench("--cache-mode", "replay", "complete", "Something new.", "--backend", "local", tmp=tmp_path)
+    miss = izbench_here("--cache-mode", "replay", "complete", "Something new.", "--backend", "local", env=tiny_env)
     assert miss.returncode == 2
     error_lines = [line for line in miss.stderr.splitlines() if line.startswith("error:")]
     assert len(error_lines) == 1 and "not in the cache" in error_lines[0]
     assert "Traceback" not in miss.stderr
 
 
-def test_cache_stats_path_and_clear(tmp_path: Path) -> None:
-    izbench("complete", "Hi.", "--backend", "local", "--max-tokens", "4", tmp=tmp_path)
-    stats = izbench("cache", "stats", tmp=tmp_path)
+def test_cache_stats_path_and_clear(tmp_path: Path, tiny_env: dict[str, str]) -> None:
+    izbench_here("complete", "Hi.", "--backend", "local", "--max-tokens", "4", env=tiny_env)
+    stats = izbench_here("cache", "stats", env=tiny_env)
     assert stats.returncode == 0 and "1 entries" in stats.stdout
-    path = izbench("cache", "path", tmp=tmp_path)
+    path = izbench_here("cache", "path", env=tiny_env)
     assert path.stdout.strip() == str((tmp_path / "cache").resolve())
-    cleared = izbench("cache", "clear", "--yes", tmp=tmp_path)
+    cleared = izbench_here("cache", "clear", "--yes", env=tiny_env)
     assert "removed 1 entries" in cleared.stdout
 
 
-def test_bad_setting_is_one_line(tmp_path: Path) -> None:
-    result = izbench("models", tmp=tmp_path, env={"IZBENCH_BLACKBOX": "gpt-17"})
+def test_bad_setting_is_one_line(tmp_path: Path, tiny_env: dict[str, str]) -> None:
+    result = izbench_here("models", env=tiny_env | {"IZBENCH_BLACKBOX": "gpt-17"})
     assert result.returncode == 2
     assert "invalid setting blackbox" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_generate_with_a_soft_prompt(tmp_path: Path) -> None:
+def test_generate_with_a_soft_prompt(tmp_path: Path, tiny_env: dict[str, str]) -> None:
     args = ("generate", "--demo", "cat => cats", "--demo", "dog => dogs", "--soft-prompt-seed", "1")
-    result = izbench(*args, tmp=tmp_path)
+    result = izbench_here(*args, env=tiny_env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1].strip()
     assert "1 made" in result.stderr
 
 
-def test_run_and_compare_smoke(tmp_path: Path) -> None:
-    run = izbench("run", "--method", "empty", "--task", "larger_animal", "--profile", "smoke", tmp=tmp_path)
+def test_run_and_compare_smoke(tmp_path: Path, tiny_env: dict[str, str]) -> None:
+    run = izbench_here("run", "--method", "empty", "--task", "larger_animal", "--profile", "smoke", env=tiny_env)
     assert run.returncode == 0, run.stderr
     assert "best: val" in run.stdout and "made" in run.stderr
-    compare = izbench(
+    compare = izbench_here(
         "compare",
         "--tasks",
         "larger_animal,sum",
@@ -93,7 +79,7 @@ def test_run_and_compare_smoke(tmp_path: Path) -> None:
         "empty,manual",
         "--profile",
         "smoke",
-        tmp=tmp_path,
+        env=tiny_env,
     )
     assert compare.returncode == 0, compare.stderr
     assert "4 cells" in compare.stderr
@@ -102,22 +88,22 @@ def test_run_and_compare_smoke(tmp_path: Path) -> None:
     assert "1 cells read back from the store" in compare.stderr
 
 
-def test_unknown_method_is_one_line(tmp_path: Path) -> None:
-    result = izbench("run", "--method", "instructzer", "--task", "sum", tmp=tmp_path)
+def test_unknown_method_is_one_line(tmp_path: Path, tiny_env: dict[str, str]) -> None:
+    result = izbench_here("run", "--method", "instructzer", "--task", "sum", env=tiny_env)
     assert result.returncode == 2
     assert "unknown method 'instructzer'" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_max_calls_stops_cleanly_and_a_rerun_resumes(tmp_path: Path) -> None:
+def test_max_calls_stops_cleanly_and_a_rerun_resumes(tmp_path: Path, tiny_env: dict[str, str]) -> None:
     args = ("compare", "--tasks", "sum,antonyms", "--methods", "uniform", "--profile", "smoke")
-    stopped = izbench(*args, "--max-calls", "25", tmp=tmp_path)
+    stopped = izbench_here(*args, "--max-calls", "25", env=tiny_env)
     assert stopped.returncode == 3, stopped.stderr
     assert "stopped after 1 of 2 cells" in stopped.stderr and "25 of --max-calls 25" in stopped.stderr
     assert "served from cache, 25 made" in stopped.stderr  # never one call over the budget
     con = duckdb.connect(str(tmp_path / "izbench.duckdb"), read_only=True)
     (first,) = con.execute("SELECT calls_made FROM runs WHERE status = 'done'").fetchall()
     con.close()
-    resumed = izbench(*args, tmp=tmp_path)
+    resumed = izbench_here(*args, env=tiny_env)
     assert resumed.returncode == 0, resumed.stderr
     # The finished cell is read back; the stopped one reuses the calls it had made before the stop.
     assert "1 cells read back from the store" in resumed.stderr
@@ -125,13 +111,13 @@ def test_max_calls_stops_cleanly_and_a_rerun_resumes(tmp_path: Path) -> None:
     assert 0 < served == 25 - first[0]
 
 
-def test_max_cost_without_prices_is_one_line(tmp_path: Path) -> None:
-    result = izbench("compare", "--tasks", "sum", "--methods", "uniform", "--max-cost", "1", tmp=tmp_path)
+def test_max_cost_without_prices_is_one_line(tmp_path: Path, tiny_env: dict[str, str]) -> None:
+    result = izbench_here("compare", "--tasks", "sum", "--methods", "uniform", "--max-cost", "1", env=tiny_env)
     assert result.returncode == 2
     assert "--max-cost needs prices" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_global_options_also_work_after_the_command(tmp_path: Path) -> None:
+def test_global_options_also_work_after_the_command(tmp_path: Path, tiny_env: dict[str, str]) -> None:
     from izbench.cli import hoist_global_options
 
     assert hoist_global_options(["run", "--method", "empty", "--store", "x.db", "--seed", "3"]) == [
@@ -141,7 +127,7 @@ def test_global_options_also_work_after_the_command(tmp_path: Path) -> None:
         "--store", "a", "--cache-dir=c", "runs", "list"
     ]  # fmt: skip
     missing = tmp_path / "elsewhere.duckdb"
-    result = izbench("runs", "list", "--store", str(missing), tmp=tmp_path)
+    result = izbench_here("runs", "list", "--store", str(missing), env=tiny_env)
     assert result.returncode == 2 and f"no results store at {missing}" in result.stderr
 
 
@@ -157,41 +143,49 @@ def test_commands_that_load_no_model_do_not_import_torch(tmp_path: Path) -> None
             [sys.executable, "-c", code, *args],
             capture_output=True,
             text=True,
-            env={**os.environ, "IZBENCH_STORE": str(tmp_path / "none.duckdb"), "IZBENCH_CACHE_DIR": str(tmp_path / "c")},
+            env={
+                **os.environ,
+                "IZBENCH_STORE": str(tmp_path / "none.duckdb"),
+                "IZBENCH_CACHE_DIR": str(tmp_path / "c"),
+            },
             timeout=120,
         )
         assert result.returncode == 0, (args, result.stderr[-800:])
 
 
-def test_a_config_file_sets_settings_and_compare_arguments(tmp_path: Path) -> None:
+def test_a_config_file_sets_settings_and_compare_arguments(tmp_path: Path, tiny_env: dict[str, str]) -> None:
     config = tmp_path / "mine.toml"
-    config.write_text('score = "likelihood"\nprotocol = "raw"\n[compare]\ntasks = "sum"\nmethods = ["empty"]\nprofile = "smoke"\n')
-    result = izbench("--config", str(config), "compare", tmp=tmp_path)
+    config.write_text(
+        'score = "likelihood"\nprotocol = "raw"\n[compare]\ntasks = "sum"\nmethods = ["empty"]\nprofile = "smoke"\n'
+    )
+    result = izbench_here("--config", str(config), "compare", env=tiny_env)
     assert result.returncode == 0, result.stderr
     con = duckdb.connect(str(tmp_path / "izbench.duckdb"), read_only=True)
     (row,) = con.execute("SELECT run_id, method, task, config_json FROM runs").fetchall()
     con.close()
     assert row[1:3] == ("empty", "core/sum") and '"score": "likelihood"' in row[3]
     # A flag overrides the file; runs show prints the resolved configuration.
-    flagged = izbench("--config", str(config), "compare", "--profile", "default", tmp=tmp_path)
+    flagged = izbench_here("--config", str(config), "compare", "--profile", "default", env=tiny_env)
     assert flagged.returncode == 0, flagged.stderr
     con = duckdb.connect(str(tmp_path / "izbench.duckdb"), read_only=True)
     assert con.execute("SELECT count(DISTINCT config_hash) FROM runs").fetchone() == (2,)
     con.close()
-    shown = izbench("runs", "show", row[0][:10], tmp=tmp_path)
+    shown = izbench_here("runs", "show", row[0][:10], env=tiny_env)
     assert shown.returncode == 0, shown.stderr
     assert '"protocol": "raw"' in shown.stdout and '"n_test": 8' in shown.stdout
-    bad = izbench("--config", str(tmp_path / "nope.toml"), "compare", tmp=tmp_path)
+    bad = izbench_here("--config", str(tmp_path / "nope.toml"), "compare", env=tiny_env)
     assert bad.returncode == 2 and bad.stderr.count("error:") == 1 and "no such file" in bad.stderr
 
 
-def test_halving_stores_what_each_candidate_saw_and_replays(tmp_path: Path) -> None:
+def test_halving_stores_what_each_candidate_saw_and_replays(tmp_path: Path, tiny_env: dict[str, str]) -> None:
     args = ("run", "--method", "ape", "--task", "larger_animal", "--profile", "smoke", "--select", "halving")
-    first = izbench(*args, tmp=tmp_path)
+    first = izbench_here(*args, env=tiny_env)
     assert first.returncode == 0, first.stderr[-1500:]
     con = duckdb.connect(str(tmp_path / "izbench.duckdb"), read_only=True)
     rows = con.execute("SELECT step, examples, calls, note FROM candidates ORDER BY step").fetchall()
-    saw = dict(con.execute("SELECT step, count(*) FROM predictions WHERE split = 'validation' GROUP BY step").fetchall())
+    saw = dict(
+        con.execute("SELECT step, count(*) FROM predictions WHERE split = 'validation' GROUP BY step").fetchall()
+    )
     spent = con.execute("SELECT value FROM metrics WHERE name = 'blackbox_calls'").fetchone()
     con.close()
     # Smoke: 3 candidates on 4 validation examples; prefixes 1, 2, 4: one dropped after 1, one after 2.
@@ -199,6 +193,6 @@ def test_halving_stores_what_each_candidate_saw_and_replays(tmp_path: Path) -> N
     assert all((r[3] or "").startswith("halving: dropped") == (r[1] < 4) for r in rows)
     assert {r[0]: r[1] for r in rows} == saw  # each candidate's predictions are the examples it saw
     assert spent is not None and max(r[2] for r in rows) <= spent[0]
-    replay = izbench("--cache-mode", "replay", *args, "--rerun", tmp=tmp_path)
+    replay = izbench_here("--cache-mode", "replay", *args, "--rerun", env=tiny_env)
     assert replay.returncode == 0, replay.stderr[-1500:]
     assert "0 calls made" in replay.stdout

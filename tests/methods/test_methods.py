@@ -1,4 +1,4 @@
-"""Each method end to end on the real embedded models and a small core task."""
+"""Each method end to end on the tiny model and a small core task: budgets, calls, replay, seeds."""
 
 from __future__ import annotations
 
@@ -19,25 +19,17 @@ from izbench.tasks.registry import TaskRegistry
 SMOKE = PROFILES["smoke"]
 
 
-def _run(cache: Path, method: str, seed: int, mode: CacheMode = CacheMode.USE) -> tuple[CellResult, int]:
-    with Runtime(Settings(cache_dir=cache, cache_mode=mode)) as runtime:
+def _run(
+    settings: Settings, cache: Path, method: str, seed: int, mode: CacheMode = CacheMode.USE
+) -> tuple[CellResult, int]:
+    with Runtime(settings.model_copy(update={"cache_dir": cache, "cache_mode": mode})) as runtime:
         cell = run_cell(runtime, TaskRegistry(), method, "core/larger_animal", seed, SMOKE)
         return cell, runtime.stats.made
 
 
-@pytest.mark.parametrize(
-    "method",
-    [
-        "instructzero",
-        "uniform",
-        "ape",
-        pytest.param("opro", marks=pytest.mark.slow),
-        pytest.param("evoprompt-ga", marks=pytest.mark.slow),
-        pytest.param("instinct", marks=pytest.mark.slow),
-    ],
-)
-def test_method_is_within_budget_and_replays(method: str, tmp_path: Path) -> None:
-    cell, made = _run(tmp_path / "cache", method, seed=0)
+@pytest.mark.parametrize("method", ["instructzero", "uniform", "ape", "opro", "evoprompt-ga", "instinct"])
+def test_method_is_within_budget_and_replays(method: str, tmp_path: Path, tiny_settings: Settings) -> None:
+    cell, made = _run(tiny_settings, tmp_path / "cache", method, seed=0)
     assert cell.result is not None
     assert 1 <= cell.distinct <= SMOKE.budget <= cell.proposals <= 3 * SMOKE.budget
     assert made > 0 and all(c.instruction == c.instruction.strip() for c in cell.result.candidates)
@@ -46,28 +38,28 @@ def test_method_is_within_budget_and_replays(method: str, tmp_path: Path) -> Non
     calls = [c.calls for c in cell.result.candidates]
     assert cell.blackbox_calls is not None and cell.blackbox_calls > 0
     assert calls == sorted(calls) and calls[-1] == cell.blackbox_calls
-    replayed, made_again = _run(tmp_path / "cache", method, seed=0, mode=CacheMode.REPLAY)
+    replayed, made_again = _run(tiny_settings, tmp_path / "cache", method, seed=0, mode=CacheMode.REPLAY)
     assert made_again == 0
     assert replayed.result is not None
     assert replayed.result.candidates == cell.result.candidates
     assert (replayed.val_score, replayed.test_score) == (cell.val_score, cell.test_score)
-    other, _ = _run(tmp_path / "cache", method, seed=1)
+    other, _ = _run(tiny_settings, tmp_path / "cache", method, seed=1)
     assert other.result is not None
     assert [c.instruction for c in other.result.candidates] != [c.instruction for c in cell.result.candidates]
 
 
-def test_references_run(tmp_path: Path) -> None:
+def test_references_run(tmp_path: Path, tiny_settings: Settings) -> None:
     for method in ("empty", "manual"):
-        cell, _ = _run(tmp_path / "cache", method, seed=0)
+        cell, _ = _run(tiny_settings, tmp_path / "cache", method, seed=0)
         assert cell.distinct == 1
     # A core task's human reference is the one-line `reference` of its task file.
-    cell, _ = _run(tmp_path / "cache", "human", seed=0)
+    cell, _ = _run(tiny_settings, tmp_path / "cache", "human", seed=0)
     assert cell.distinct == 1 and cell.best_instruction.endswith(".")
 
 
-def test_replay_without_a_cache_fails_clearly(tmp_path: Path) -> None:
+def test_replay_without_a_cache_fails_clearly(tmp_path: Path, tiny_settings: Settings) -> None:
     with pytest.raises(CacheMissError):
-        _run(tmp_path / "empty-cache", "empty", seed=0, mode=CacheMode.REPLAY)
+        _run(tiny_settings, tmp_path / "empty-cache", "empty", seed=0, mode=CacheMode.REPLAY)
 
 
 def test_unknown_method_lists_the_known_ones() -> None:
@@ -79,8 +71,8 @@ SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "instruction-
 
 
 @pytest.mark.skipif(not SHARED.is_dir(), reason="../shared data not beside the checkout")
-def test_human_reference_scores_every_annotation(tmp_path: Path) -> None:
-    with Runtime(Settings(cache_dir=tmp_path / "cache")) as runtime:
+def test_human_reference_scores_every_annotation(tiny_settings: Settings) -> None:
+    with Runtime(tiny_settings) as runtime:
         registry = TaskRegistry(data_dir=SHARED)
         cell = run_cell(runtime, registry, "human", "ii/larger_animal", 0, SMOKE)
     annotations = registry.load("ii/larger_animal").annotations

