@@ -39,14 +39,14 @@ from izbench.answer import answer_complete
 from izbench.cache import CachedClient, CacheMode, CallStats, ResponseCache
 from izbench.errors import BackendError
 from izbench.generation import InstructionGenerator, format_demos
+from izbench.identity import RunKey
 from izbench.models.base import ModelBackend
 from izbench.models.llamacpp import LlamaCppBackend
 from izbench.models.local import LocalBackend, _common_prefix
 from izbench.models.types import Completion, CompletionRequest, PromptProtocol
 from izbench.models.weights import load_model
-from izbench.runner import prediction_rows
 from izbench.scoring import DEFAULT_MAX_TOKENS, Scorer, output_cap
-from izbench.store import ResultStore, RunKey
+from izbench.store import ResultStore
 from izbench.tasks.registry import TaskRegistry
 from izbench.tasks.spec import TaskSpec
 from izbench.tasks.splits import Split, make_split
@@ -182,12 +182,12 @@ def overhead_row(
         cache = ResponseCache(tmp / f"over{r}", CacheMode.USE)
         with ResultStore.open(tmp / f"over{r}.duckdb") as store:
             key = RunKey("bench", spec.key, r, {"bench": r})
-            store.start_run(key, {"budget": len(chosen)})
+            store.start_run(key, len(chosen), None)
             began = time.perf_counter()
             scorer = Scorer(CachedClient(timed, cache, CallStats()), spec.metric, max_tokens=cap)
             results = scorer.score_many(chosen, split.validation)
-            rows = [prediction_rows("validation", k, split.validation, res) for k, res in enumerate(results)]
-            store.add_predictions(key.run_id, [row for part in rows for row in part])
+            for k, res in enumerate(results):
+                store.add_predictions(key.run_id, "validation", k, split.validation, res)
             wall = time.perf_counter() - began
         shares.append((wall - timed.seconds) / timed.seconds)
         walls.append(wall)

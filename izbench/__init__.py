@@ -6,7 +6,8 @@ may change between releases.
 
 from __future__ import annotations
 
-from izbench.cache import CacheMode, ResponseCache
+from izbench.cache import ResponseCache
+from izbench.choices import CacheMode
 from izbench.errors import BackendError, CacheMissError, ConfigError, IzbenchError
 from izbench.models.types import ChatMessage, Completion, CompletionRequest
 from izbench.settings import Settings

@@ -12,9 +12,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from izbench.errors import IzbenchError
+from izbench.errors import ConfigError, IzbenchError
 from izbench.models.types import Completion, CompletionRequest, estimated_tokens
+
+if TYPE_CHECKING:
+    from izbench.settings import Settings
 
 
 class BudgetExhausted(IzbenchError):
@@ -52,6 +56,20 @@ class Budget:
         self.calls = 0
         self.cost = 0.0
         self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Budget:
+        """The limits and the black box's prices the settings give; ``--max-cost`` without prices
+        is one line (nothing could be counted against it)."""
+        prices = {}
+        if settings.openai_price_prompt is not None or settings.openai_price_completion is not None:
+            prices["openai"] = Prices(settings.openai_price_prompt or 0.0, settings.openai_price_completion or 0.0)
+        if settings.max_cost is not None and not prices:
+            raise ConfigError(
+                "--max-cost needs prices: set IZBENCH_OPENAI_PRICE_PROMPT and IZBENCH_OPENAI_PRICE_COMPLETION "
+                "(dollars per million tokens)"
+            )
+        return cls(settings.max_calls, settings.max_cost, prices)
 
     def price(self, kind: str, request: CompletionRequest) -> float:
         prices = self.prices.get(kind)

@@ -18,13 +18,13 @@ import json
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import diskcache
 
 from izbench.budget import Budget, BudgetExhausted
+from izbench.choices import CacheMode
 from izbench.errors import BackendError, CacheMissError, IzbenchError
 from izbench.hashing import canonical_digest, canonical_json
 from izbench.models.base import ModelBackend
@@ -32,19 +32,6 @@ from izbench.models.types import Completion, CompletionRequest
 
 CACHE_FORMAT_VERSION = 2
 """Bump when the meaning of a stored entry changes; old entries then simply stop matching."""
-
-
-class CacheMode(StrEnum):
-    """How a run uses the cache."""
-
-    USE = "use"
-    """Read hits, call the model on misses, store what it answers."""
-    REFRESH = "refresh"
-    """Ignore hits, call the model for everything, overwrite what is stored."""
-    OFF = "off"
-    """Neither read nor write."""
-    REPLAY = "replay"
-    """Read only; a miss is an error. Proves a rerun is fully determined by the cache."""
 
 
 def cache_key(backend: ModelBackend, request: CompletionRequest) -> str:
@@ -57,6 +44,22 @@ def cache_key(backend: ModelBackend, request: CompletionRequest) -> str:
         "request": request.key_material(),
     }
     return canonical_digest(material)
+
+
+class CallCounts(NamedTuple):
+    """A snapshot of a ``CallStats``: what differences and sums are taken of."""
+
+    served: int = 0
+    made: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def __sub__(self, other: tuple[int, ...]) -> CallCounts:  # type: ignore[override]
+        return CallCounts(*(a - b for a, b in zip(self, other, strict=True)))
 
 
 @dataclass
@@ -102,23 +105,22 @@ class CallStats:
         with self._lock:
             return self.served + self.made
 
-    def counts(self) -> tuple[int, int, int, int]:
-        """(served, made, prompt tokens, completion tokens): a snapshot to take differences of."""
+    def counts(self) -> CallCounts:
+        """A snapshot to take differences of."""
         with self._lock:
-            return (self.served, self.made, self.prompt_tokens, self.completion_tokens)
+            return CallCounts(self.served, self.made, self.prompt_tokens, self.completion_tokens)
 
-    def since(self, before: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+    def since(self, before: CallCounts) -> CallCounts:
         """The counts added after the snapshot ``before``."""
-        now = self.counts()
-        return (now[0] - before[0], now[1] - before[1], now[2] - before[2], now[3] - before[3])
+        return self.counts() - before
 
-    def add(self, counts: tuple[int, int, int, int]) -> None:
+    def add(self, counts: CallCounts) -> None:
         """Add counts made elsewhere (a Ray worker's calls) to these."""
         with self._lock:
-            self.served += counts[0]
-            self.made += counts[1]
-            self.prompt_tokens += counts[2]
-            self.completion_tokens += counts[3]
+            self.served += counts.served
+            self.made += counts.made
+            self.prompt_tokens += counts.prompt_tokens
+            self.completion_tokens += counts.completion_tokens
 
     def summary(self) -> str:
         """The line every model-calling command ends with."""

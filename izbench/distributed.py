@@ -16,15 +16,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from izbench.cache import OverlayCache
+from izbench.cache import CallCounts, OverlayCache
 from izbench.errors import ConfigError, IzbenchError
+from izbench.identity import RunKey
 from izbench.profiles import Profile
-from izbench.results import CellResult
+from izbench.results import Candidate, CellResult, Scored
 from izbench.runner import run_cell
 from izbench.runtime import Runtime
 from izbench.settings import Settings
-from izbench.store import ResultStore, RunKey
+from izbench.store import ResultStore
 from izbench.tasks.registry import TaskRegistry
+from izbench.tasks.types import Example
 
 Cell = tuple[str, str, int]
 
@@ -35,17 +37,17 @@ class RecordingStore:
     def __init__(self) -> None:
         self.writes: list[tuple[str, tuple[Any, ...]]] = []
 
-    def start_run(self, key: RunKey, info: dict[str, Any]) -> None:
-        self.writes.append(("start_run", (key, info)))
+    def start_run(self, key: RunKey, budget: int, commit: str | None) -> None:
+        self.writes.append(("start_run", (key, budget, commit)))
 
-    def add_candidates(self, run_id: str, rows: Sequence[dict[str, Any]]) -> None:
-        self.writes.append(("add_candidates", (run_id, list(rows))))
+    def add_candidates(self, run_id: str, candidates: Sequence[Candidate]) -> None:
+        self.writes.append(("add_candidates", (run_id, list(candidates))))
 
-    def add_predictions(self, run_id: str, rows: Sequence[dict[str, Any]]) -> None:
-        self.writes.append(("add_predictions", (run_id, list(rows))))
+    def add_predictions(self, run_id: str, split: str, step: int, examples: Sequence[Example], scored: Scored) -> None:
+        self.writes.append(("add_predictions", (run_id, split, step, list(examples), scored)))
 
-    def finish_run(self, run_id: str, summary: dict[str, Any], metrics: dict[str, float]) -> None:
-        self.writes.append(("finish_run", (run_id, summary, metrics)))
+    def finish_run(self, cell: CellResult) -> None:
+        self.writes.append(("finish_run", (cell,)))
 
     def mark_failed(self, run_id: str) -> None:
         self.writes.append(("mark_failed", (run_id,)))
@@ -60,8 +62,8 @@ class WorkerOutcome:
     error: str | None
     writes: list[tuple[str, tuple[Any, ...]]]
     entries: dict[str, str]
-    calls: tuple[int, int, int, int] = field(default=(0, 0, 0, 0))
-    """(served, made, prompt tokens, completion tokens) of this cell."""
+    calls: CallCounts = field(default_factory=CallCounts)
+    """This cell's calls."""
 
 
 class CellWorker:

@@ -12,7 +12,8 @@ from collections.abc import Sequence
 import torch
 
 from izbench.cache import CachedClient
-from izbench.models.types import CompletionRequest, PromptProtocol, SoftPrompt
+from izbench.choices import PromptProtocol
+from izbench.models.types import CompletionRequest, SoftPrompt
 
 INSTRUCTZERO_TEMPLATE = "\n[DEMOS]\n\nThe instruction was to?"
 """Upstream InstructZero's generator prompt (the user turn of the chat-formatted prompt)."""
@@ -31,7 +32,7 @@ class InstructionGenerator:
         client: CachedClient,
         template: str = INSTRUCTZERO_TEMPLATE,
         max_new_tokens: int = 128,
-        protocol: PromptProtocol = "chat",
+        protocol: PromptProtocol = PromptProtocol.CHAT,
     ) -> None:
         if "[DEMOS]" not in template:
             raise ValueError("generator template must contain [DEMOS]")

@@ -11,10 +11,11 @@ with a default never changes existing cells' identity.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_serializer
 
+from izbench.choices import Selection, Writer
 from izbench.errors import ConfigError
 
 
@@ -35,14 +36,14 @@ class MethodSettings(BaseModel):
     """Soft-prompt methods: soft-prompt length in tokens."""
     scale: bool = False
     """Soft-prompt methods: scale the projection to the embedding matrix's spread."""
-    ape_generator: Literal["blackbox", "local"] = "blackbox"
+    ape_generator: Writer = Writer.BLACKBOX
     """APE: which model writes instructions (the paper: the black box)."""
     resample_fraction: float = Field(default=0.0, ge=0.0, lt=1.0)
     """APE: share of the budget for the iterative Monte Carlo stage."""
-    select: Literal["full", "halving"] = "full"
+    select: Selection = Selection.FULL
     """APE, Uniform: score every candidate on the whole validation set (``full``) or by
     successive halving on growing prefixes of it (``halving``, fewer black-box calls)."""
-    writer: Literal["blackbox", "local"] = "blackbox"
+    writer: Writer = Writer.BLACKBOX
     """OPRO, EvoPrompt: which model writes instructions (the papers: the black box)."""
     opro_per_step: int = Field(default=8, ge=1)
     """OPRO: instructions sampled from each meta-prompt (the paper's 8)."""

@@ -1,13 +1,26 @@
-"""What runs produce, as plain data: candidates, a method's result, a cell's result, and which
-cells may be compared. Nothing here imports a model, so the store and reports read results
-without torch."""
+"""What runs produce, as plain data: scored examples, candidates, a method's result, a cell's
+result. Nothing here imports a model, so the store and reports read results without torch."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
-from izbench.hashing import config_hash
+
+@dataclass(frozen=True)
+class Scored:
+    """An instruction's predictions and per-example scores on a list of examples.
+
+    Under ``generate`` a prediction is the black box's answer; under ``likelihood`` the gold
+    answer that scored best; under ``choice`` the option the model preferred.
+    """
+
+    instruction: str
+    predictions: tuple[str, ...]
+    scores: tuple[float, ...]
+
+    @property
+    def mean(self) -> float:
+        return sum(self.scores) / len(self.scores) if self.scores else 0.0
 
 
 @dataclass(frozen=True)
@@ -84,17 +97,21 @@ class CellResult:
     test_scores: tuple[float, ...] = ()
     chance: float | None = None
     """Under choice scoring: the test accuracy of picking options at random."""
-    config_hash: str = ""
-    """The cell's configuration: only cells with equal hashes are compared with each other."""
+    comparison_hash: str = ""
+    """What the cell must share with others to be compared with them (``izbench.identity``)."""
     blackbox_calls: int | None = None
     """Black-box calls the method asked for while optimising (served or made; test excluded)."""
+    tokens: int = 0
+    """Tokens this run spent on calls it made (prompt and completion)."""
+    cost: float = 0.0
+    """Dollars this run spent on priced backends."""
 
-
-IDENTITY_ONLY = ("task_identity", "method_identity")
-"""Config keys that identify a cell but not its comparison group (cells of different tasks and
-methods under one configuration share a leaderboard)."""
-
-
-def comparison_hash(config: dict[str, Any]) -> str:
-    """The hash of what cells must share to stand in one leaderboard or regression check."""
-    return config_hash({k: v for k, v in config.items() if k not in IDENTITY_ONLY})
+    @property
+    def metrics(self) -> dict[str, float]:
+        """The figures a regression check compares, by name (the store's ``metrics`` table)."""
+        out = {"val_score": self.val_score, "test_score": self.test_score}
+        for name in ("blackbox_calls", "chance", "mean_test_score"):
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = float(value)
+        return out

@@ -9,17 +9,17 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from types import TracebackType
 
-from izbench.budget import Budget, Prices
+from izbench.budget import Budget
 from izbench.cache import CachedClient, CallStats, ResponseCache
+from izbench.choices import PromptProtocol
 from izbench.errors import ConfigError
 from izbench.generation import InstructionGenerator
 from izbench.methods.base import MethodContext
 from izbench.models.base import ModelBackend
-from izbench.models.types import PromptProtocol
 from izbench.offload import Offload, inline
 from izbench.profiles import MethodSettings
-from izbench.results import Candidate
-from izbench.scoring import DEFAULT_MAX_TOKENS, Scored, Scorer, output_cap
+from izbench.results import Candidate, Scored
+from izbench.scoring import DEFAULT_MAX_TOKENS, Scorer, output_cap
 from izbench.settings import Settings
 from izbench.tasks.metrics import Metric
 from izbench.tasks.splits import Split
@@ -31,7 +31,7 @@ Route = Callable[[ModelBackend], ModelBackend]
 
 def prompt_protocol(backend: ModelBackend) -> PromptProtocol:
     """How a model is prompted to write: in its chat template, or raw when it has none."""
-    return "chat" if getattr(backend, "chat_template", True) else "raw"
+    return PromptProtocol.CHAT if getattr(backend, "chat_template", True) else PromptProtocol.RAW
 
 
 class Runtime:
@@ -41,15 +41,7 @@ class Runtime:
         self.settings = settings
         self.cache = cache or ResponseCache(settings.cache_dir, settings.cache_mode)
         self.stats = CallStats()
-        prices = {}
-        if settings.openai_price_prompt is not None or settings.openai_price_completion is not None:
-            prices["openai"] = Prices(settings.openai_price_prompt or 0.0, settings.openai_price_completion or 0.0)
-        if settings.max_cost is not None and not prices:
-            raise ConfigError(
-                "--max-cost needs prices: set IZBENCH_OPENAI_PRICE_PROMPT and IZBENCH_OPENAI_PRICE_COMPLETION "
-                "(dollars per million tokens)"
-            )
-        self.budget = Budget(settings.max_calls, settings.max_cost, prices)
+        self.budget = Budget.from_settings(settings)
         self._backends: dict[tuple[str, str], ModelBackend] = {}
 
     def backend(self, kind: str, model: str | None = None) -> ModelBackend:

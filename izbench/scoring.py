@@ -13,17 +13,15 @@ Two things keep the black box from writing tokens no metric reads: the ``answer`
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Literal
 
 from izbench.cache import CachedClient
+from izbench.choices import ChoiceNorm, PromptProtocol, ScoreFunction
 from izbench.errors import ConfigError
-from izbench.models.types import CompletionRequest, PromptProtocol, StopRule
+from izbench.models.types import CompletionRequest, StopRule
+from izbench.results import Scored
 from izbench.tasks.metrics import Metric, score
 from izbench.tasks.types import Example
 
-ScoreFunction = Literal["generate", "likelihood", "choice"]
-ChoiceNorm = Literal["none", "chars"]
 MAX_ANSWERS = 8
 """Acceptable answers scored per example under ``likelihood`` (rhymes can list dozens)."""
 
@@ -51,23 +49,6 @@ def output_cap(metric: Metric, examples: Sequence[Example], default: int = DEFAU
     return max(1, min(default, longest + CAP_MARGIN))
 
 
-@dataclass(frozen=True)
-class Scored:
-    """An instruction's predictions and per-example scores on a list of examples.
-
-    Under ``generate`` a prediction is the black box's answer; under ``likelihood`` the gold
-    answer that scored best; under ``choice`` the option the model preferred.
-    """
-
-    instruction: str
-    predictions: tuple[str, ...]
-    scores: tuple[float, ...]
-
-    @property
-    def mean(self) -> float:
-        return sum(self.scores) / len(self.scores) if self.scores else 0.0
-
-
 class Scorer:
     """Scores instructions on examples through the black box, by one of three score functions.
 
@@ -89,9 +70,9 @@ class Scorer:
         template: str = DEFAULT_TEMPLATE,
         max_tokens: int = DEFAULT_MAX_TOKENS,
         stop_rule: StopRule | None = "answer",
-        score: ScoreFunction = "generate",
-        protocol: PromptProtocol = "chat",
-        choice_norm: ChoiceNorm = "chars",
+        score: ScoreFunction = ScoreFunction.GENERATE,
+        protocol: PromptProtocol = PromptProtocol.CHAT,
+        choice_norm: ChoiceNorm = ChoiceNorm.CHARS,
     ) -> None:
         if "[PROMPT]" not in template or "[INPUT]" not in template:
             raise ValueError("scorer template must contain [PROMPT] and [INPUT]")

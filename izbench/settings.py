@@ -7,16 +7,11 @@ CLI -> runner -> methods -> clients, so nothing below the CLI reads the environm
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from izbench.cache import CacheMode
-from izbench.models.types import PromptProtocol
-from izbench.scoring import ChoiceNorm, ScoreFunction
-
-BlackBoxKind = Literal["local", "llamacpp", "openai"]
+from izbench.choices import BlackBoxKind, CacheMode, ChoiceNorm, Device, DType, PromptProtocol, ScoreFunction
 
 
 class Settings(BaseSettings):
@@ -45,16 +40,16 @@ class Settings(BaseSettings):
     data_cache: Path | None = None
     """Where generated ``core`` task data is kept (default ~/.cache/izbench/tasks)."""
 
-    blackbox: BlackBoxKind = "local"
+    blackbox: BlackBoxKind = BlackBoxKind.LOCAL
     """Which backend answers as the black box (measured fastest embedded one by default)."""
     generator: str = "smollm2-135m-instruct"
     """The open LLM that writes instructions (takes soft prompts): an embedded name
     (``izbench models``), a ``.gguf`` file or a transformers model directory."""
     blackbox_model: str = "smollm2-135m-instruct"
     """The model behind the ``local`` and ``llamacpp`` black boxes (same forms as ``generator``)."""
-    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    device: Device = Device.AUTO
     """Where in-process models run: auto takes CUDA where present, else the CPU."""
-    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    dtype: DType = DType.AUTO
     """Their precision: auto is bfloat16 on CUDA, float32 elsewhere (part of each model's revision)."""
     local_batch_size: int = Field(default=32, ge=1)
     """Rows the in-process transformers model scores together in one forward pass."""
@@ -64,15 +59,15 @@ class Settings(BaseSettings):
     fewer times; 96 rows of SmolLM2's ~250-token instruction prompts hold ~1.1 GB of KV cache."""
     local_share_prefixes: bool = True
     """Compute a shared prompt prefix (the instruction) once per batch instead of once per row."""
-    score: ScoreFunction = "likelihood"
+    score: ScoreFunction = ScoreFunction.LIKELIHOOD
     """How the scorer values an instruction: generate (greedy answer + task metric; the paper's
     protocol for API black boxes), likelihood (mean log-probability per token of the gold answer)
     or choice (best option by likelihood). The default is what measured instructions on the most
     ``core`` tasks with the embedded black box (README, "Scoring")."""
-    protocol: PromptProtocol = "raw"
+    protocol: PromptProtocol = PromptProtocol.RAW
     """raw: the scorer's prompt as plain text (as APE prompted GPT-3); chat: inside the black
     box's chat template."""
-    choice_norm: ChoiceNorm = "chars"
+    choice_norm: ChoiceNorm = ChoiceNorm.CHARS
     """Under choice: chars divides an option's log-likelihood by its length (acc_norm), none not."""
     scorer_early_stop: bool = True
     """Stop predictions once the text the metrics read is complete, and cap exact-match outputs

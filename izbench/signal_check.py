@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from izbench.identity import scoring_setup
 from izbench.runtime import Runtime
 from izbench.seeding import derive_seed, rng_for
 from izbench.stats import Interval, bootstrap_mean
@@ -61,8 +62,6 @@ class SignalResult:
 
 def signal_setup(runtime: Runtime) -> dict[str, Any]:
     """What a verdict is stored and looked up under: the scoring set-up and this rule's version."""
-    from izbench.runner import scoring_setup
-
     return {**scoring_setup(runtime), "signal": SIGNAL_VERSION}
 
 

@@ -8,20 +8,21 @@ instead of adding duplicates. The file carries a schema version and is migrated 
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 import duckdb
 
+import izbench
 from izbench.errors import ConfigError
 from izbench.hashing import config_hash
-from izbench.results import Candidate, CellResult, MethodResult, comparison_hash
+from izbench.identity import RunKey, comparison_hash
+from izbench.results import Candidate, CellResult, MethodResult, Scored
+from izbench.tasks.types import Example
 
 SCHEMA_VERSION = 4
 
@@ -77,33 +78,15 @@ MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3, 4: _S
 """Schema version -> SQL that brings a store from the previous version to it."""
 
 
-def run_id_for(method: str, task: str, seed: int, cfg_hash: str) -> str:
-    return hashlib.sha256(f"{method}|{task}|{seed}|{cfg_hash}".encode()).hexdigest()[:20]
-
-
-@dataclass(frozen=True)
-class RunKey:
-    method: str
-    task: str
-    seed: int
-    config: dict[str, Any]
-
-    @property
-    def config_hash(self) -> str:
-        return config_hash(self.config)
-
-    @property
-    def run_id(self) -> str:
-        return run_id_for(self.method, self.task, self.seed, self.config_hash)
-
-
 class StoreWriter(Protocol):
     """What a running cell writes through: the store itself, or a recorder on a Ray worker."""
 
-    def start_run(self, key: RunKey, info: dict[str, Any]) -> None: ...
-    def add_candidates(self, run_id: str, rows: Sequence[dict[str, Any]]) -> None: ...
-    def add_predictions(self, run_id: str, rows: Sequence[dict[str, Any]]) -> None: ...
-    def finish_run(self, run_id: str, summary: dict[str, Any], metrics: dict[str, float]) -> None: ...
+    def start_run(self, key: RunKey, budget: int, commit: str | None) -> None: ...
+    def add_candidates(self, run_id: str, candidates: Sequence[Candidate]) -> None: ...
+    def add_predictions(
+        self, run_id: str, split: str, step: int, examples: Sequence[Example], scored: Scored
+    ) -> None: ...
+    def finish_run(self, cell: CellResult) -> None: ...
     def mark_failed(self, run_id: str) -> None: ...
 
 
@@ -170,9 +153,10 @@ class ResultStore:
         row = self.db.execute("SELECT status FROM runs WHERE run_id = ?", [run_id]).fetchone()
         return str(row[0]) if row else None
 
-    def start_run(self, key: RunKey, info: dict[str, Any]) -> None:
+    def start_run(self, key: RunKey, budget: int, commit: str | None) -> None:
         """Begin (or restart) a run: a previous unfinished attempt's rows are replaced."""
         run_id = key.run_id
+        blackbox, generator = key.config.get("blackbox", {}), key.config.get("generator", {})
         for table in ("candidates", "predictions", "metrics", "runs"):
             self.db.execute(f"DELETE FROM {table} WHERE run_id = ?", [run_id])  # noqa: S608
         self.db.execute(
@@ -180,69 +164,48 @@ class ResultStore:
                izbench_version, git_commit, blackbox, blackbox_model, generator_model, status,
                started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?)""",
             [
-                run_id, key.method, key.task, key.seed, info.get("budget"),
+                run_id, key.method, key.task, key.seed, budget,
                 json.dumps(key.config, sort_keys=True, default=str), key.config_hash,
-                info.get("izbench_version"), info.get("git_commit"), info.get("blackbox"),
-                info.get("blackbox_model"), info.get("generator_model"), _now(),
+                izbench.__version__, commit, blackbox.get("kind"), blackbox.get("model"), generator.get("model"),
+                _now(),
             ],
         )  # fmt: skip
 
-    def add_candidates(self, run_id: str, rows: Sequence[dict[str, Any]]) -> None:
-        if rows:
+    def add_candidates(self, run_id: str, candidates: Sequence[Candidate]) -> None:
+        if candidates:
             self.db.executemany(
                 "INSERT INTO candidates (run_id, step, instruction, val_score, soft_prompt, parent, is_new, note, "
                 "examples, calls) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     [
-                        run_id,
-                        r["step"],
-                        r["instruction"],
-                        r["val_score"],
-                        r["soft_prompt"],
-                        r["parent"],
-                        r["new"],
-                        r.get("note"),
-                        r.get("examples"),
-                        r.get("calls"),
+                        run_id, c.step, c.instruction, c.val_score, list(c.soft_prompt) if c.soft_prompt else None,
+                        c.parent, c.new, c.note, c.examples, c.calls,
                     ]
-                    for r in rows
+                    for c in candidates
                 ],
-            )
+            )  # fmt: skip
 
-    def add_predictions(self, run_id: str, rows: Sequence[dict[str, Any]]) -> None:
-        if rows:
-            self.db.executemany(
-                "INSERT INTO predictions VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    [
-                        run_id,
-                        r["split"],
-                        r["step"],
-                        r["index"],
-                        r["input"],
-                        r["prediction"],
-                        list(r["gold"]),
-                        r["score"],
-                    ]
-                    for r in rows
-                ],
-            )
+    def add_predictions(self, run_id: str, split: str, step: int, examples: Sequence[Example], scored: Scored) -> None:
+        """One row per example an instruction was scored on."""
+        rows = zip(examples, scored.predictions, scored.scores, strict=True)
+        self.db.executemany(
+            "INSERT INTO predictions VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [[run_id, split, step, i, e.input, p, list(e.answers), s] for i, (e, p, s) in enumerate(rows)],
+        )
 
-    def finish_run(self, run_id: str, summary: dict[str, Any], metrics: dict[str, float]) -> None:
+    def finish_run(self, cell: CellResult) -> None:
         self.db.execute(
             """UPDATE runs SET status = 'done', ended_at = ?, calls_made = ?, calls_served = ?,
                tokens = ?, cost = ?, proposals = ?, distinct_candidates = ?, best_instruction = ?,
                val_score = ?, test_score = ?, wall_s = ? WHERE run_id = ?""",
             [
-                _now(), summary["calls_made"], summary["calls_served"], summary["tokens"],
-                summary.get("cost", 0.0), summary["proposals"], summary["distinct"],
-                summary["best_instruction"], summary["val_score"], summary["test_score"],
-                summary["wall_s"], run_id,
+                _now(), cell.calls_made, cell.calls_served, cell.tokens, cell.cost, cell.proposals, cell.distinct,
+                cell.best_instruction, cell.val_score, cell.test_score, cell.wall_s, cell.run_id,
             ],
         )  # fmt: skip
         self.db.executemany(
             "INSERT INTO metrics VALUES (?, ?, ?)",
-            [[run_id, k, v] for k, v in sorted(metrics.items())],
+            [[cell.run_id, k, v] for k, v in sorted(cell.metrics.items())],
         )
 
     def mark_failed(self, run_id: str) -> None:
@@ -343,7 +306,7 @@ class ResultStore:
             reused=True,
             test_scores=tuple(t["score"] for t in tests),
             chance=metrics.get("chance"),
-            config_hash=comparison_hash(json.loads(run["config_json"])),
+            comparison_hash=comparison_hash(json.loads(run["config_json"])),
             blackbox_calls=int(metrics["blackbox_calls"]) if "blackbox_calls" in metrics else None,
         )
 

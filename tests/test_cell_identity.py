@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from izbench.identity import cell_key, comparison_hash
 from izbench.methods import get_method
 from izbench.profiles import get_profile
-from izbench.results import comparison_hash
-from izbench.runner import cell_key
 from izbench.runtime import Runtime
 from izbench.settings import Settings
 from izbench.tasks.registry import DEFAULT_TASKS_DIR, TaskRegistry

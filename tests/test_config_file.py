@@ -10,8 +10,8 @@ import pytest
 
 from izbench.config_file import load_config_file
 from izbench.errors import ConfigError
+from izbench.identity import cell_key
 from izbench.profiles import get_profile
-from izbench.runner import cell_key
 from izbench.runtime import Runtime
 from izbench.settings import Settings
 from izbench.tasks.registry import TaskRegistry

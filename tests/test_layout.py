@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from izbench.errors import ConfigError
+from izbench.identity import comparison_hash
 from izbench.profiles import MethodSettings, get_profile
-from izbench.results import comparison_hash
 
 PACKAGE = Path(__file__).resolve().parents[1] / "izbench"
 ABOVE_MODELS = ("izbench.cache", "izbench.generation", "izbench.runtime", "izbench.runner", "izbench.store", "izbench.scoring")
@@ -63,7 +63,7 @@ def test_a_profile_config_records_only_the_settings_it_sets() -> None:
 
 
 def test_a_setting_only_some_methods_read_is_in_their_identity_alone() -> None:
-    from izbench.runner import cell_key
+    from izbench.identity import cell_key
     from izbench.runtime import Runtime
     from izbench.settings import Settings
     from izbench.tasks.registry import TaskRegistry

@@ -9,9 +9,10 @@ from pydantic import ValidationError
 from izbench.cli import (  # noqa: F401  (registers commands)
     cache_cmd,
     call_cmds,
+    compare_cmd,
     models_cmd,
     report_cmds,
-    run_cmds,
+    run_cmd,
     runs_cmd,
     signal_cmd,
     tasks_cmd,

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from izbench.cache import CacheMode
+from izbench.choices import CacheMode
 from izbench.settings import Settings
 from izbench.tasks.registry import TaskRegistry
 

@@ -2,42 +2,46 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Annotated
 
 import typer
 
-from izbench.cli._app import settings_of
+from izbench.choices import CacheMode, ChoiceNorm, PromptProtocol, ScoreFunction, Selection
+from izbench.cli._app import err_console, settings_of
+from izbench.profiles import Profile, get_profile
 from izbench.settings import Settings
 
-
-class ScoreFunctionName(StrEnum):
-    GENERATE = "generate"
-    LIKELIHOOD = "likelihood"
-    CHOICE = "choice"
-
-
-class PromptProtocolName(StrEnum):
-    CHAT = "chat"
-    RAW = "raw"
-
-
-class ChoiceNormName(StrEnum):
-    CHARS = "chars"
-    NONE = "none"
-
-
 ScoreOption = Annotated[
-    ScoreFunctionName | None,
+    ScoreFunction | None,
     typer.Option("--score", help="generate | likelihood | choice (default: settings) [env IZBENCH_SCORE]."),
 ]
 PromptOption = Annotated[
-    PromptProtocolName | None,
+    PromptProtocol | None,
     typer.Option("--protocol", help="chat | raw: the scorer's prompt in the chat template or as plain text."),
 ]
 ChoiceNormOption = Annotated[
-    ChoiceNormName | None,
+    ChoiceNorm | None,
     typer.Option("--choice-norm", help="Under choice: chars (acc_norm) or none (acc) [env IZBENCH_CHOICE_NORM]."),
+]
+ProfileOption = Annotated[str, typer.Option(help="Budget preset: smoke | default | paper.")]
+BudgetOption = Annotated[int | None, typer.Option(min=1, help="Distinct candidates (overrides the profile).")]
+ValOption = Annotated[int | None, typer.Option(min=1, help="Validation examples (overrides the profile).")]
+TestOption = Annotated[int | None, typer.Option(min=1, help="Test examples (overrides the profile).")]
+ScaleOption = Annotated[
+    bool | None,
+    typer.Option(help="Rescale soft prompts to the embedding std (upstream does not)."),
+]
+RerunOption = Annotated[bool, typer.Option(help="Recompute cells the store already has (replay/refresh always do).")]
+MaxCallsOption = Annotated[
+    int | None, typer.Option(min=0, help="Stop cleanly before making more model calls [env IZBENCH_MAX_CALLS].")
+]
+MaxCostOption = Annotated[
+    float | None,
+    typer.Option(min=0, help="Stop cleanly before spending more dollars; needs prices [env IZBENCH_MAX_COST]."),
+]
+SelectOption = Annotated[
+    Selection | None,
+    typer.Option(help="APE, Uniform: full validation, or successive halving (fewer black-box calls)."),
 ]
 
 
@@ -45,8 +49,38 @@ def with_flags(ctx: typer.Context, **flags: object) -> Settings:
     """The command's settings with its own flags applied (flags over environment), kept on the
     context so everything below the command sees the same settings."""
     settings = settings_of(ctx)
-    update = {k: (v.value if isinstance(v, StrEnum) else v) for k, v in flags.items() if v is not None}
+    update = {k: v for k, v in flags.items() if v is not None}
     if update:
         settings = settings.model_copy(update=update)
         ctx.find_root().obj = settings
     return settings
+
+
+def chosen_profile(
+    name: str,
+    budget: int | None,
+    n_val: int | None,
+    n_test: int | None,
+    scale: bool | None,
+    select: Selection | None = None,
+) -> Profile:
+    """The named profile with the command's overrides."""
+    return get_profile(name).with_overrides(
+        budget=budget, n_validation=n_val, n_test=n_test, scale=scale, select=select
+    )
+
+
+def recompute(settings: Settings, rerun: bool) -> bool:
+    """Whether stored cells are recomputed: on ``--rerun``, and always under replay and refresh,
+    which exist to recompute."""
+    return rerun or settings.cache_mode in (CacheMode.REPLAY, CacheMode.REFRESH)
+
+
+def report_skipped(skipped: list[tuple[str, str]]) -> None:
+    """One line per suite of selected tasks whose data is not here, with the fix."""
+    by_suite: dict[tuple[str, str], list[str]] = {}
+    for name, hint in skipped:
+        by_suite.setdefault((name.split("/")[0], hint), []).append(name)
+    for (suite, hint), names in by_suite.items():
+        what = names[0] if len(names) == 1 else f"{len(names)} {suite} tasks"
+        err_console.print(f"skipped {what}: no data here ({hint})", highlight=False, markup=False)

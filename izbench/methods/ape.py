@@ -14,7 +14,7 @@ from __future__ import annotations
 import random
 
 from izbench.generation import InstructionGenerator, format_demos
-from izbench.methods.base import MethodContext, Tracker, register
+from izbench.methods.base import Method, MethodContext, Tracker, register
 from izbench.methods.selection import successive_halving
 from izbench.results import MethodResult
 
@@ -38,10 +38,9 @@ def write_from_demos(forward: InstructionGenerator, context: MethodContext, seed
     )
 
 
-class APE:
+class APE(Method):
     name = "ape"
     version = 1
-    """Bump when a change of this method alters what it proposes (part of every cell\'s identity)."""
 
     def optimize(self, context: MethodContext, budget: int, rng: random.Random) -> MethodResult:
         use_local = context.params.ape_generator == "local"

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import random
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from izbench.cache import CallStats
 from izbench.generation import InstructionGenerator
 from izbench.offload import Offload, inline
 from izbench.profiles import MethodSettings
-from izbench.results import Candidate, MethodResult
-from izbench.scoring import Scored, Scorer
+from izbench.results import Candidate, MethodResult, Scored
+from izbench.scoring import Scorer
 from izbench.tasks.splits import Split
 
 
@@ -114,13 +114,19 @@ METHOD_PATH_VERSION = 1
 """Bump when the code every method shares (Tracker, splits of demos) changes what they propose."""
 
 
-class Method(Protocol):
-    """An instruction optimizer: proposes candidates within ``budget`` distinct instructions."""
+class Method(ABC):
+    """An instruction optimizer: proposes candidates within ``budget`` distinct instructions,
+    scoring them through ``context.scorer`` (never a model directly)."""
 
     name: str
     version: int
-    """The method's own code version; with ``METHOD_PATH_VERSION`` part of each cell's identity."""
+    """The method's own code version; with ``METHOD_PATH_VERSION`` part of each cell's identity.
+    Bump it when a change alters what the method proposes."""
+    score_all_on_test: bool = False
+    """True for a reference whose every candidate is also scored on test (``human``: the paper
+    reports the mean over its annotations besides the best)."""
 
+    @abstractmethod
     def optimize(self, context: MethodContext, budget: int, rng: random.Random) -> MethodResult: ...
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import random
 
 from izbench.methods.ape import APE_TEMPLATE, write_from_demos
-from izbench.methods.base import MethodContext, Tracker, register
+from izbench.methods.base import Method, MethodContext, Tracker, register
 from izbench.methods.writing import between_tags, writer
 from izbench.results import MethodResult
 
@@ -46,10 +46,9 @@ def wheel_weights(scores: list[float]) -> list[float]:
     return shifted if sum(shifted) > 0 else [1.0] * len(scores)
 
 
-class EvoPromptGA:
+class EvoPromptGA(Method):
     name = "evoprompt-ga"
     version = 1
-    """Bump when a change of this method alters what it proposes (part of every cell's identity)."""
 
     def optimize(self, context: MethodContext, budget: int, rng: random.Random) -> MethodResult:
         size = min(context.params.population, budget)

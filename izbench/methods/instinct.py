@@ -20,7 +20,7 @@ import random
 
 import torch
 
-from izbench.methods.base import MethodContext, Tracker, register
+from izbench.methods.base import Method, MethodContext, Tracker, register
 from izbench.methods.bo import sobol_points
 from izbench.methods.neural_ucb import NeuralUCB
 from izbench.methods.soft_prompt import SoftPromptWriter, z_tuple
@@ -28,10 +28,9 @@ from izbench.results import MethodResult
 from izbench.seeding import derive_seed
 
 
-class Instinct:
+class Instinct(Method):
     name = "instinct"
     version = 1
-    """Bump when a change of this method alters what it proposes (part of every cell's identity)."""
 
     def optimize(self, context: MethodContext, budget: int, rng: random.Random) -> MethodResult:
         params = context.params

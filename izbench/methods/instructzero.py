@@ -12,16 +12,15 @@ import random
 
 import torch
 
-from izbench.methods.base import MethodContext, Tracker, register
+from izbench.methods.base import Method, MethodContext, Tracker, register
 from izbench.methods.bo import BOSettings, propose, sobol_points
 from izbench.methods.soft_prompt import SoftPromptWriter, z_tuple
 from izbench.results import MethodResult
 
 
-class InstructZero:
+class InstructZero(Method):
     name = "instructzero"
     version = 1
-    """Bump when a change of this method alters what it proposes (part of every cell\'s identity)."""
 
     def __init__(self, coupled: bool = True) -> None:
         self.coupled = coupled

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import random
 
-from izbench.methods.base import MethodContext, Tracker, register
+from izbench.methods.base import Method, MethodContext, Tracker, register
 from izbench.methods.writing import between_tags, writer
 from izbench.results import Candidate, MethodResult
 
@@ -58,10 +58,9 @@ def best_so_far(candidates: list[Candidate], limit: int) -> list[Candidate]:
     return ranked[-limit:]
 
 
-class OPRO:
+class OPRO(Method):
     name = "opro"
     version = 1
-    """Bump when a change of this method alters what it proposes (part of every cell's identity)."""
 
     def optimize(self, context: MethodContext, budget: int, rng: random.Random) -> MethodResult:
         params = context.params

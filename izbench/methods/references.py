@@ -12,11 +12,11 @@ import random
 from izbench.errors import ConfigError
 from izbench.generation import InstructionGenerator, format_demos
 from izbench.methods.ape import APE_TEMPLATE
-from izbench.methods.base import MethodContext, Tracker, register
+from izbench.methods.base import Method, MethodContext, Tracker, register
 from izbench.results import MethodResult
 
 
-class Human:
+class Human(Method):
     name = "human"
     version = 1
     score_all_on_test = True
@@ -29,7 +29,7 @@ class Human:
         return tracker.result
 
 
-class Empty:
+class Empty(Method):
     name = "empty"
     version = 1
 
@@ -39,7 +39,7 @@ class Empty:
         return tracker.result
 
 
-class Manual:
+class Manual(Method):
     name = "manual"
     version = 1
 

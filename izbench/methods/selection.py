@@ -15,7 +15,7 @@ import math
 from collections.abc import Sequence
 
 from izbench.methods.base import Tracker
-from izbench.scoring import Scored
+from izbench.results import Scored
 
 
 def halving_prefixes(pool: int, n_validation: int) -> list[int]:

@@ -10,16 +10,15 @@ import random
 
 import torch
 
-from izbench.methods.base import MethodContext, Tracker, register
+from izbench.methods.base import Method, MethodContext, Tracker, register
 from izbench.methods.selection import successive_halving
 from izbench.methods.soft_prompt import SoftPromptWriter, z_tuple
 from izbench.results import MethodResult
 
 
-class Uniform:
+class Uniform(Method):
     name = "uniform"
     version = 1
-    """Bump when a change of this method alters what it proposes (part of every cell\'s identity)."""
 
     def optimize(self, context: MethodContext, budget: int, rng: random.Random) -> MethodResult:
         writer = SoftPromptWriter(context)

@@ -22,9 +22,10 @@ from tenacity import (
     wait_random_exponential,
 )
 
+from izbench.choices import PromptProtocol
 from izbench.errors import BackendError
 from izbench.models.ratelimit import RateLimiter, estimated_tokens
-from izbench.models.types import Completion, CompletionRequest, PromptProtocol
+from izbench.models.types import Completion, CompletionRequest
 
 ECHO_PROBE_PROMPT = "Count from 1 to 16, separated by commas."
 ECHO_PROBE = "1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16"

@@ -12,15 +12,14 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator, model_validator
 
+from izbench.choices import PromptProtocol
+
 if TYPE_CHECKING:  # torch is imported where a tensor is made: commands that load no model never pay for it
     import torch
 
 Role = Literal["system", "user", "assistant"]
 StopRule = Literal["answer"]
 """``answer``: stop once the text the metrics read is complete (see ``izbench.answer``)."""
-PromptProtocol = Literal["chat", "raw"]
-"""``chat``: the messages inside the model's chat template; ``raw``: the one user message's text
-as plain text (how APE prompted GPT-3), no template, no special tokens added."""
 
 
 class ChatMessage(BaseModel):
@@ -92,7 +91,9 @@ class CompletionRequest(BaseModel):
     the metrics read the same text, but the stored text differs, so it is part of the key."""
     soft_prompt: SoftPrompt | None = None
     """Only the local transformers backend accepts a soft prompt."""
-    protocol: PromptProtocol = "chat"
+    protocol: PromptProtocol = PromptProtocol.CHAT
+    """``chat``: the messages inside the model's chat template; ``raw``: the one user message's
+    text as plain text (how APE prompted GPT-3), no template, no special tokens added."""
     continuation: str | None = None
     """When set, nothing is generated: the backend returns the log-probability of each token of
     this text continuing the prompt (``Completion.logprobs``). Part of the key, like the prompt."""

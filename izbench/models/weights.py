@@ -16,12 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from izbench.choices import Device, DType
 from izbench.errors import ConfigError
 from izbench.models.catalog import DEFAULT_MODEL, ModelSource, resolve
 from izbench.paths import user_cache_dir
 
-DEVICES = ("auto", "cpu", "cuda", "mps")
-DTYPES = ("auto", "float32", "bfloat16", "float16")
+DEVICES = tuple(Device)
+DTYPES = tuple(DType)
 
 
 def _offline() -> None:

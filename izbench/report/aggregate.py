@@ -19,7 +19,8 @@ from typing import Any
 
 from scipy import stats
 
-from izbench.results import CellResult, comparison_hash
+from izbench.identity import comparison_hash
+from izbench.results import CellResult
 from izbench.stats import bootstrap_mean
 from izbench.store import ResultStore
 
@@ -67,7 +68,7 @@ def cell_record(cell: CellResult) -> dict[str, Any]:
         "best_instruction": cell.best_instruction,
         "test_scores": list(cell.test_scores),
         "chance": cell.chance,
-        "config_hash": cell.config_hash,
+        "comparison_hash": cell.comparison_hash,
         "curve": list(curve(cell)),
         "blackbox_calls": cell.blackbox_calls,
         "calls_curve": [list(p) for p in calls_curve(cell)],
@@ -96,7 +97,7 @@ class Section:
     """The cells of one configuration: they, and only they, share a leaderboard."""
 
     title: str
-    config_hash: str
+    comparison_hash: str
     cells: list[CellResult]
     board: Leaderboard
 
@@ -106,7 +107,7 @@ def sections(store: ResultStore) -> list[Section]:
     configs = {comparison_hash(c): c for c in (json.loads(r["config_json"]) for r in store.runs("done"))}
     by_config: dict[str, list[CellResult]] = {}
     for cell in load_cells(store):
-        by_config.setdefault(cell.config_hash, []).append(cell)
+        by_config.setdefault(cell.comparison_hash, []).append(cell)
     ordered = sorted(by_config.items(), key=lambda kv: (-len(kv[1]), kv[0]))
     return [
         Section(f"{config_title(configs[h])} (config {h})", h, cells, build_leaderboard(cells)) for h, cells in ordered

@@ -43,7 +43,9 @@ CellKey = tuple[str, str, int, str]
 def load_baseline(path: Path) -> dict[CellKey, dict[str, Any]]:
     try:
         cells = json.loads(path.read_text())["cells"]
-        return {(c["method"], c["task"], int(c["seed"]), c["config_hash"]): c for c in cells}
+        # Baselines written before the hash had one name keep it under "config_hash".
+        return {(c["method"], c["task"], int(c["seed"]), c.get("comparison_hash") or c["config_hash"]): c
+                for c in cells}  # fmt: skip
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise ConfigError(f"{path} is not an izbench results.json ({error}); write one with `izbench report`") from None
 
@@ -51,7 +53,7 @@ def load_baseline(path: Path) -> dict[CellKey, dict[str, Any]]:
 def compare(baseline: dict[CellKey, dict[str, Any]], cells: list[CellResult], tolerance: float = 0.0) -> list[Moved]:
     """Every metric of every baseline cell that moved by more than ``tolerance``; a baseline cell
     with no cell of the same configuration in the store counts as missing."""
-    current = {(c.method, c.task, c.seed, c.config_hash): c for c in cells}
+    current = {(c.method, c.task, c.seed, c.comparison_hash): c for c in cells}
     moved = []
     for key, base in sorted(baseline.items()):
         cell = current.get(key)

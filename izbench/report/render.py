@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from izbench.report.aggregate import Leaderboard, Section, calls_curve, cell_record, curve
+from izbench.report.table import TextTable
 from izbench.results import CellResult
 
 if TYPE_CHECKING:
@@ -38,39 +39,50 @@ def chance_text(board: Leaderboard, task: str) -> str:
     return f"{board.chance[task]:.3f}" if task in board.chance else "-"
 
 
+def leaderboard_table(board: Leaderboard) -> TextTable:
+    """Per task and method the test score (mean over seeds [95% interval]); then the average,
+    the average rank, the wins and the black-box calls per cell."""
+    chance = ["chance"] if board.chance else []
+    rows = [
+        [task, *(entry_text(board, task, m) for m in board.methods), *(chance_text(board, task) for _ in chance)]
+        for task in board.tasks
+    ]
+    rows.append(["average", *(f"{board.average[m]:.3f}" for m in board.methods)])
+    rows.append(["average rank", *(f"{board.rank[m]:.2f}" for m in board.methods)])
+    rows.append(["wins", *(str(board.wins[m]) for m in board.methods)])
+    if board.calls:
+        rows.append(["black-box calls per cell", *(calls_text(board, m) for m in board.methods)])
+    width = 1 + len(board.methods) + len(chance)
+    rows = [row + [""] * (width - len(row)) for row in rows]
+    return TextTable(
+        ["task", *board.methods, *chance], rows, strong=frozenset({len(board.tasks)}), right=frozenset(range(1, width))
+    )
+
+
+def pairwise_table(board: Leaderboard) -> TextTable:
+    """Each pair of methods over the same test examples (same task and seed)."""
+    rows = [
+        [
+            f"{p.a} vs {p.b}", str(p.n_examples), f"{p.mean_diff:+.3f} [{p.ci_low:+.3f}, {p.ci_high:+.3f}]",
+            f"{p.a_better} / {p.b_better}", f"{p.p_value:.3g}",
+        ]
+        for p in board.pairwise
+    ]  # fmt: skip
+    header = ["A vs B", "examples", "mean A-B [95% bootstrap]", "A better / B better", "sign test p"]
+    return TextTable(header, rows, right=frozenset({1, 4}))
+
+
 def leaderboard_markdown(board: Leaderboard, title: str = "Leaderboard", level: int = 2) -> str:
     """One configuration's leaderboard and paired comparisons, under a heading of ``level``."""
     h = "#" * level
-    lines = [
-        f"{h} {title}",
-        "",
-        "Test score per task (mean over seeds, 95% t-interval when there are several seeds).",
-        "",
-        "| task | " + " | ".join(board.methods) + (" | chance |" if board.chance else " |"),
-        "| --- | " + " | ".join("---:" for _ in board.methods) + (" | ---: |" if board.chance else " |"),
+    parts = [
+        f"{h} {title}\n",
+        "Test score per task (mean over seeds, 95% t-interval when there are several seeds).\n",
+        leaderboard_table(board).markdown(),
     ]
-    for task in board.tasks:
-        chance = f" | {chance_text(board, task)}" if board.chance else ""
-        lines.append(f"| {task} | " + " | ".join(entry_text(board, task, m) for m in board.methods) + chance + " |")
-    lines.append("| **average** | " + " | ".join(f"**{board.average[m]:.3f}**" for m in board.methods) + " |")
-    lines.append("| average rank | " + " | ".join(f"{board.rank[m]:.2f}" for m in board.methods) + " |")
-    lines.append("| wins | " + " | ".join(str(board.wins[m]) for m in board.methods) + " |")
-    if board.calls:
-        lines.append("| black-box calls per cell | " + " | ".join(calls_text(board, m) for m in board.methods) + " |")
     if board.pairwise:
-        lines += [
-            "",
-            f"{h}# Paired comparisons (test examples, same task and seed)",
-            "",
-            "| A vs B | examples | mean A-B [95% bootstrap] | A better / B better | sign test p |",
-            "| --- | ---: | --- | --- | ---: |",
-        ]
-        for p in board.pairwise:
-            lines.append(
-                f"| {p.a} vs {p.b} | {p.n_examples} | {p.mean_diff:+.3f} [{p.ci_low:+.3f}, {p.ci_high:+.3f}] "
-                f"| {p.a_better} / {p.b_better} | {p.p_value:.3g} |"
-            )
-    return "\n".join(lines) + "\n"
+        parts += [f"{h}# Paired comparisons (test examples, same task and seed)\n", pairwise_table(board).markdown()]
+    return "\n".join(parts)
 
 
 def _curves_png(cells: list[CellResult], board: Leaderboard) -> bytes:
@@ -145,49 +157,26 @@ def _png(fig: Figure) -> bytes:
 def _html_section(board: Leaderboard, images: dict[str, bytes], title: str, suffix: str) -> str:
     """One configuration's leaderboard, plots, paired comparisons and best instructions."""
     esc = html.escape
-    head = "".join(f"<th>{esc(m)}</th>" for m in board.methods) + ("<th>chance</th>" if board.chance else "")
-    rows = "".join(
-        f"<tr><td>{esc(t)}</td>"
-        + "".join(f"<td>{esc(entry_text(board, t, m))}</td>" for m in board.methods)
-        + (f"<td>{chance_text(board, t)}</td>" if board.chance else "")
-        + "</tr>"
-        for t in board.tasks
-    )
-    average = "".join(f"<td><b>{board.average[m]:.3f}</b></td>" for m in board.methods)
-    ranks = "".join(f"<td>{board.rank[m]:.2f}</td>" for m in board.methods)
-    wins = "".join(f"<td>{board.wins[m]}</td>" for m in board.methods)
-    calls = (
-        "<tr><td>black-box calls per cell</td>" + "".join(f"<td>{calls_text(board, m)}</td>" for m in board.methods)
-        + "</tr>"
-        if board.calls
-        else ""
-    )
-    pairs = "".join(
-        f"<tr><td>{esc(p.a)} vs {esc(p.b)}</td><td>{p.n_examples}</td><td>{p.mean_diff:+.3f} "
-        f"[{p.ci_low:+.3f}, {p.ci_high:+.3f}]</td><td>{p.a_better} / {p.b_better}</td><td>{p.p_value:.3g}</td></tr>"
-        for p in board.pairwise
-    )
-    best = "".join(
-        f"<tr><td>{esc(t)}</td><td>{esc(m)}</td><td>{esc(board.best_instruction.get((t, m), ''))}</td></tr>"
-        for t in board.tasks
-        for m in board.methods
-        if (t, m) in board.best_instruction
+    best = TextTable(
+        ["task", "method", "instruction"],
+        [
+            [t, m, board.best_instruction[(t, m)]]
+            for t in board.tasks
+            for m in board.methods
+            if (t, m) in board.best_instruction
+        ],
     )
     pictures = "".join(
         f'<figure><img alt="{esc(name)}" src="data:image/png;base64,{base64.b64encode(data).decode()}"></figure>'
         for name, data in images.items()
     )
     return f"""<h2>{esc(title)}</h2>
-<table id="leaderboard{suffix}"><thead><tr><th>task</th>{head}</tr></thead><tbody>{rows}
-<tr><td><b>average</b></td>{average}</tr><tr><td>average rank</td>{ranks}</tr><tr><td>wins</td>{wins}</tr>{calls}
-</tbody></table>
+{leaderboard_table(board).html(f"leaderboard{suffix}")}
 {pictures}
 <h3>Paired comparisons</h3>
-<table id="pairwise{suffix}"><thead><tr><th>A vs B</th><th>examples</th><th>mean A-B [95% bootstrap]</th>
-<th>A better / B better</th><th>sign test p</th></tr></thead><tbody>{pairs}</tbody></table>
+{pairwise_table(board).html(f"pairwise{suffix}")}
 <h3>Best instruction per task and method</h3>
-<table id="best{suffix}"><thead><tr><th>task</th><th>method</th><th>instruction</th></tr></thead><tbody>{best}</tbody>
-</table>
+{best.html(f"best{suffix}")}
 """
 
 
@@ -232,11 +221,17 @@ def _signal_cells(row: dict[str, Any]) -> list[str]:
     ]  # fmt: skip
 
 
-def _signal_groups(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+def _signal_groups(rows: list[dict[str, Any]]) -> dict[str, TextTable]:
+    """One table per set-up, titled with its count of tasks measured."""
     groups: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
         groups.setdefault(_setup_title(row["setup_json"]), []).append(row)
-    return groups
+    return {
+        f"{title}: measures instructions on {sum(bool(r['measures']) for r in group)} of {len(group)} tasks": TextTable(
+            list(SIGNAL_COLUMNS), [_signal_cells(r) for r in group], right=frozenset({2, 3, 4, 5, 8})
+        )
+        for title, group in groups.items()
+    }
 
 
 def signal_markdown(rows: list[dict[str, Any]]) -> str:
@@ -248,26 +243,18 @@ def signal_markdown(rows: list[dict[str, Any]]) -> str:
         "Whether each set-up ranks a task's reference instructions above no instruction and above other "
         "tasks' instructions (paired bootstrap over examples; yes when both intervals are above zero)."
     )
-    for title, group in _signal_groups(rows).items():
-        yes = sum(bool(r["measures"]) for r in group)
-        lines += ["", f"### {title}: measures instructions on {yes} of {len(group)} tasks", ""]
-        lines.append("| " + " | ".join(SIGNAL_COLUMNS) + " |")
-        lines.append("| " + " | ".join("---" for _ in SIGNAL_COLUMNS) + " |")
-        lines += ["| " + " | ".join(_signal_cells(r)) + " |" for r in group]
-    return "\n".join(lines) + "\n"
+    for title, table in _signal_groups(rows).items():
+        lines += ["", f"### {title}", "", table.markdown()]
+    return "\n".join(lines)
 
 
 def signal_html(rows: list[dict[str, Any]]) -> str:
     if not rows:
         return ""
-    esc = html.escape
     parts = ["<h2>Signal check</h2>"]
-    head = "".join(f"<th>{esc(c)}</th>" for c in SIGNAL_COLUMNS)
-    for title, group in _signal_groups(rows).items():
-        yes = sum(bool(r["measures"]) for r in group)
-        body = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in _signal_cells(r)) + "</tr>" for r in group)
-        parts.append(f"<h3>{esc(title)}: measures instructions on {yes} of {len(group)} tasks</h3>")
-        parts.append(f'<table class="signal"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>')
+    for title, table in _signal_groups(rows).items():
+        parts.append(f"<h3>{html.escape(title)}</h3>")
+        parts.append(table.html(css_class="signal"))
     return "\n".join(parts)
 
 
@@ -289,7 +276,7 @@ def write_report(sections: list[Section], out: Path, signal: list[dict[str, Any]
         )
     pages = []
     for k, section in enumerate(sections):
-        suffix = "" if len(sections) == 1 else f"-{section.config_hash}"
+        suffix = "" if len(sections) == 1 else f"-{section.comparison_hash}"
         images = {"curves": _curves_png(section.cells, section.board), "leaderboard": _bars_png(section.board)}
         calls_png = _calls_png(section.cells, section.board)
         if calls_png is not None:
@@ -303,7 +290,7 @@ def write_report(sections: list[Section], out: Path, signal: list[dict[str, Any]
     (out / "leaderboard.md").write_text("\n".join(markdown) + signal_markdown(signal))
     (out / "index.html").write_text(_html_page("\n".join(pages) + signal_html(signal)))
     cells = [c for section in sections for c in section.cells]
-    ordered = sorted(cells, key=lambda c: (c.config_hash, c.task, c.method, c.seed))
+    ordered = sorted(cells, key=lambda c: (c.comparison_hash, c.task, c.method, c.seed))
     results = {"cells": [cell_record(c) for c in ordered]}
     (out / "results.json").write_text(json.dumps(results, indent=1, sort_keys=True))
     written += [out / "leaderboard.md", out / "index.html", out / "results.json"]

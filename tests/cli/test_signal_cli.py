@@ -77,7 +77,7 @@ def test_compare_warns_where_the_set_up_measures_nothing(
     assert "## score likelihood, protocol raw" in markdown and "## score generate, protocol chat" in markdown
     assert markdown.count("| core/sum |") == 3  # one row in each leaderboard, one in the signal section
     results = json.loads((tmp_path / "report" / "results.json").read_text())
-    assert len({c["config_hash"] for c in results["cells"]}) == 2
+    assert len({c["comparison_hash"] for c in results["cells"]}) == 2
     # Each cell is checked against the baseline cell of its own configuration only.
     same = izbench_here("regress", "--baseline", str(tmp_path / "report" / "results.json"), env=tiny_env)
     assert same.returncode == 0 and "2 baseline cells" in same.stdout and "0 regressions" in same.stdout
@@ -117,8 +117,8 @@ def test_choice_compare_runs_replays_and_reports_chance(tmp_path: Path, tiny_env
 
 def test_a_cell_identity_is_read_from_settings_without_starting_a_server(tmp_path: Path) -> None:
     """A warm rerun computes every cell's key; with --blackbox llamacpp that must start nothing."""
+    from izbench.identity import cell_key
     from izbench.profiles import get_profile
-    from izbench.runner import cell_key
     from izbench.tasks.registry import TaskRegistry
 
     settings = Settings(store=tmp_path / "s.duckdb", cache_dir=tmp_path / "c", blackbox="llamacpp")

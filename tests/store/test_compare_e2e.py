@@ -27,6 +27,11 @@ ARGS = [
 ]
 
 
+LONGER = [*ARGS[:4], "uniform,empty,instructzero", *ARGS[5:]]
+"""With InstructZero, whose GP round starts worker processes: a run that lasts long enough on
+the tiny model for a signal to land in the middle of it."""
+
+
 def _izbench(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return izbench(*args, env=env, timeout=600)
 
@@ -78,7 +83,7 @@ def test_compare_stores_everything_and_replays_exactly(tmp_path: Path, tiny_env:
 
 def _start(env: dict[str, str]) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "izbench", *ARGS], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+        [sys.executable, "-m", "izbench", *LONGER], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
     )
 
 
@@ -105,10 +110,10 @@ def test_killed_runs_resume_without_duplicates(tmp_path: Path, tiny_env: dict[st
     _wait_for_calls(tmp_path, second, 25)
     second.send_signal(signal.SIGKILL)
     second.wait(60)
-    final = _izbench(tiny_env, *ARGS)
+    final = _izbench(tiny_env, *LONGER)
     assert final.returncode == 0, final.stderr
     runs = _rows(tmp_path, "SELECT method, task, seed, status FROM runs")
-    assert len(runs) == 4 and {r[3] for r in runs} == {"done"}
+    assert len(runs) == 6 and {r[3] for r in runs} == {"done"}
     duplicates = _rows(
         tmp_path,
         "SELECT run_id, step, count(*) FROM candidates GROUP BY run_id, step HAVING count(*) > 1",

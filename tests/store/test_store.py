@@ -11,7 +11,9 @@ import duckdb
 import pytest
 
 from izbench.errors import ConfigError
-from izbench.store import SCHEMA_VERSION, ResultStore, RunKey
+from izbench.identity import RunKey
+from izbench.results import Candidate
+from izbench.store import SCHEMA_VERSION, ResultStore
 
 
 def test_new_store_has_the_schema_version(tmp_path: Path) -> None:
@@ -24,20 +26,8 @@ def test_restarting_a_run_replaces_its_rows(tmp_path: Path) -> None:
     key = RunKey("uniform", "core/sum", 0, {"budget": 3})
     with ResultStore.open(tmp_path / "s.duckdb") as store:
         for _attempt in range(2):
-            store.start_run(key, {"budget": 3})
-            store.add_candidates(
-                key.run_id,
-                [
-                    {
-                        "step": 0,
-                        "instruction": "x",
-                        "val_score": 0.5,
-                        "soft_prompt": [0.1],
-                        "parent": None,
-                        "new": True,
-                    }
-                ],
-            )
+            store.start_run(key, 3, None)
+            store.add_candidates(key.run_id, [Candidate(0, "x", 0.5, (0.5,), soft_prompt=(0.1,))])
         assert store.query("SELECT count(*) AS n FROM runs")[0]["n"] == 1
         assert store.query("SELECT count(*) AS n FROM candidates")[0]["n"] == 1
         assert store.run_status(key.run_id) == "running"
@@ -106,7 +96,7 @@ def test_export_takes_any_path_as_a_value_not_sql(tmp_path: Path, fmt: str) -> N
 
     store_path = tmp_path / "s.duckdb"
     with ResultStore.open(store_path) as store:
-        store.start_run(RunKey("empty", "core/sum", 0, {"budget": 1}), {"budget": 1})
+        store.start_run(RunKey("empty", "core/sum", 0, {"budget": 1}), 1, None)
     out = tmp_path / "it's here"  # a quote would end the SQL string of `COPY ... TO '...'`
     result = CliRunner().invoke(app, ["--store", str(store_path), "export", "--format", fmt, "--out", str(out)])
     assert result.exit_code == 0, result.output

@@ -1,0 +1,89 @@
+"""The closed sets of values settings, flags and records take, each declared once.
+
+Settings validate against them, the CLI offers them as choices, and the records that carry them
+(requests, cell configurations) serialise them as their plain string values, so a cache key or
+a config hash is the same whether a value came from a flag, a file or the environment.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class CacheMode(StrEnum):
+    """How a run uses the response cache."""
+
+    USE = "use"
+    """Read hits, call the model on misses, store what it answers."""
+    REFRESH = "refresh"
+    """Ignore hits, call the model for everything, overwrite what is stored."""
+    OFF = "off"
+    """Neither read nor write."""
+    REPLAY = "replay"
+    """Read only; a miss is an error. Proves a rerun is fully determined by the cache."""
+
+
+class ScoreFunction(StrEnum):
+    """How the scorer values an instruction's answers (``izbench.scoring``)."""
+
+    GENERATE = "generate"
+    LIKELIHOOD = "likelihood"
+    CHOICE = "choice"
+
+
+class PromptProtocol(StrEnum):
+    """How a prompt reaches a model: inside its chat template, or as plain text."""
+
+    CHAT = "chat"
+    RAW = "raw"
+
+
+class ChoiceNorm(StrEnum):
+    """Under choice scoring: divide an option's log-likelihood by its length (acc_norm) or not (acc)."""
+
+    CHARS = "chars"
+    NONE = "none"
+
+
+class BlackBoxKind(StrEnum):
+    """The backends that can answer as the black box."""
+
+    LOCAL = "local"
+    LLAMACPP = "llamacpp"
+    OPENAI = "openai"
+
+
+class Device(StrEnum):
+    AUTO = "auto"
+    CPU = "cpu"
+    CUDA = "cuda"
+    MPS = "mps"
+
+
+class DType(StrEnum):
+    AUTO = "auto"
+    FLOAT32 = "float32"
+    BFLOAT16 = "bfloat16"
+    FLOAT16 = "float16"
+
+
+class Selection(StrEnum):
+    """How a method that writes a pool picks from it (``izbench.methods.selection``)."""
+
+    FULL = "full"
+    HALVING = "halving"
+
+
+class Writer(StrEnum):
+    """Which model writes a method's instructions: the black box (the papers') or the local one."""
+
+    BLACKBOX = "blackbox"
+    LOCAL = "local"
+
+
+class Executor(StrEnum):
+    """Where a comparison's cells run (``izbench.executors``)."""
+
+    LOCKSTEP = "lockstep"
+    LOCAL = "local"
+    RAY = "ray"

@@ -1,0 +1,170 @@
+"""``izbench compare``: a grid of (method, task, seed) cells into the store, and a leaderboard."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from izbench.choices import Executor, ScoreFunction
+from izbench.cli._app import app, console, err_console, registry_of
+from izbench.cli._options import (
+    BudgetOption,
+    ChoiceNormOption,
+    MaxCallsOption,
+    MaxCostOption,
+    ProfileOption,
+    PromptOption,
+    RerunOption,
+    ScaleOption,
+    ScoreOption,
+    SelectOption,
+    TestOption,
+    ValOption,
+    chosen_profile,
+    recompute,
+    report_skipped,
+    with_flags,
+)
+from izbench.cli._progress import ItemProgress
+from izbench.cli._session import model_session
+from izbench.errors import ConfigError
+from izbench.store import ResultStore
+
+if TYPE_CHECKING:  # the model stack is imported by the commands that run cells, not by --help
+    from izbench.executors import Cell
+    from izbench.profiles import Profile
+    from izbench.results import CellResult
+    from izbench.settings import Settings
+    from izbench.tasks.registry import TaskRegistry
+    from izbench.tasks.spec import TaskSpec
+
+
+class _Events:
+    """A comparison's cells as progress: a bar, or one line per finished cell in a log."""
+
+    def __init__(self, progress: ItemProgress) -> None:
+        self.progress = progress
+
+    def status(self, text: str) -> None:
+        self.progress.status(text)
+
+    def finished(self, cell: Cell, result: CellResult | None, error: BaseException | None) -> None:
+        name = "{} {} seed {}".format(*cell)
+        if result is None:
+            self.progress.done(name, note=f"failed: {type(error).__name__}: {error}")
+        elif result.reused:
+            self.progress.done(name, 0.0, note="read back from the store")
+        else:
+            self.progress.done(name, result.wall_s, result.calls_made, result.calls_served)
+
+
+@app.command("compare")
+def compare_command(
+    ctx: typer.Context,
+    tasks: Annotated[str, typer.Option(help="all, a suite, or a comma list.")] = "core",
+    methods: Annotated[str, typer.Option(help="Comma list of methods.")] = "instructzero,ape,uniform",
+    seeds: Annotated[str, typer.Option(help="Comma list of seeds.")] = "0",
+    profile: ProfileOption = "default",
+    budget: BudgetOption = None,
+    n_validation: ValOption = None,
+    n_test: TestOption = None,
+    scale: ScaleOption = None,
+    rerun: RerunOption = False,
+    max_calls: MaxCallsOption = None,
+    max_cost: MaxCostOption = None,
+    executor: Annotated[
+        Executor,
+        typer.Option(
+            help="lockstep: cells in this process taking turns, their model calls batched together in cell "
+            "order (under --max-calls/--max-cost, one after another, so a budget stops between whole cells); "
+            "local: one cell after another; ray: cells as Ray tasks, this process writes."
+        ),
+    ] = Executor.LOCKSTEP,
+    ray_address: Annotated[str | None, typer.Option(help="Ray cluster to join (default: start a local one).")] = None,
+    workers: Annotated[int, typer.Option(min=0, help="Ray workers (0: one per CPU of the cluster).")] = 0,
+    score: ScoreOption = None,
+    protocol: PromptOption = None,
+    choice_norm: ChoiceNormOption = None,
+    select: SelectOption = None,
+) -> None:
+    """Run every (method, task, seed) cell into the store and print a leaderboard."""
+    from izbench.executors import Grid, run_grid
+    from izbench.methods import get_method
+    from izbench.report import build_leaderboard
+    from izbench.report.render import leaderboard_table
+    from izbench.signal_check import signal_setup
+
+    method_names = [m.strip() for m in methods.split(",") if m.strip()]
+    for name in method_names:
+        get_method(name)
+    try:
+        seed_list = [int(s) for s in seeds.split(",") if s.strip()]
+    except ValueError:
+        raise typer.BadParameter(f"--seeds {seeds!r}: use a comma list of integers") from None
+    chosen = chosen_profile(profile, budget, n_validation, n_test, scale, select)
+    settings = with_flags(
+        ctx, max_calls=max_calls, max_cost=max_cost, score=score, protocol=protocol, choice_norm=choice_norm
+    )
+    registry = registry_of(ctx)
+    specs, skipped = registry.resolve(tasks)
+    report_skipped(skipped)
+    cells = [(m, s.key, seed) for s in specs for m in method_names for seed in seed_list]
+    err_console.print(
+        f"{len(cells)} cells: {len(specs)} tasks x {len(method_names)} methods x {len(seed_list)} seeds; "
+        f"budget {chosen.budget}, validation {chosen.n_validation}, test {chosen.n_test}; "
+        f"{_projection(settings, registry, specs, chosen, len(method_names) * len(seed_list))}",
+        highlight=False,
+        markup=False,
+    )
+    with (
+        model_session(ctx) as runtime,
+        ResultStore.open(settings.store) as store,
+        ItemProgress(len(cells), "cells") as progress,
+    ):
+        verdicts = store.signal_verdicts(signal_setup(runtime))
+        blind = [s.key for s in specs if verdicts.get(s.key) is False]
+        if blind:
+            err_console.print(
+                f"warning: `izbench signal` found that --score {settings.score} --protocol {settings.protocol} "
+                f"does not measure instructions on {', '.join(blind)}: scores there can tie whatever the method",
+                highlight=False,
+                markup=False,
+            )
+        grid = Grid(runtime, registry, store, cells, chosen, recompute(settings, rerun), _Events(progress))
+        outcome = run_grid(grid, executor, ray_address, workers)
+    if outcome.reused:
+        err_console.print(f"{outcome.reused} cells read back from the store (--rerun recomputes them)")
+    if outcome.results:
+        table = leaderboard_table(build_leaderboard(outcome.results))
+        console.print(table.rich("test score (mean over seeds [95% interval])"))
+    err_console.print(f"store: {settings.store}", highlight=False, markup=False)
+    if outcome.stopped is not None:
+        err_console.print(
+            f"stopped after {len(outcome.results)} of {len(cells)} cells: {outcome.stopped}", highlight=False,
+            markup=False,
+        )  # fmt: skip
+        raise typer.Exit(3)
+
+
+def _projection(settings: Settings, registry: TaskRegistry, specs: list[TaskSpec], profile: Profile, per: int) -> str:
+    """'at most ~N model calls (fewer with the cache)', and the dollars where there are prices;
+    or one line for a task that cannot be scored as asked."""
+    from izbench.budget import Budget
+    from izbench.costs import continuations_per_example, projected_calls, projected_cost
+
+    data = {s.key: registry.load(s.key) for s in specs}
+    per_task = {task: continuations_per_example(settings.score, d) for task, d in data.items()}
+    if settings.score == ScoreFunction.CHOICE and (no_options := [t for t, n in per_task.items() if n == 0]):
+        raise ConfigError(
+            f"--score choice needs answer options, and {', '.join(no_options)} have none: pick tasks that declare "
+            "`options:` in their task files, or use --score likelihood"
+        )
+    calls = per * sum(projected_calls(profile, n) for n in per_task.values())
+    text = f"at most ~{calls} model calls (fewer with the cache)"
+    budget = Budget.from_settings(settings)
+    costs = [projected_cost(budget, settings.blackbox, profile, settings.score, s.metric, data[s.key]) for s in specs]
+    if costs and all(c is not None for c in costs):
+        limit = f" (--max-cost ${settings.max_cost:g})" if settings.max_cost is not None else ""
+        text += f"; projected cost at most ~${per * sum(c for c in costs if c is not None):.2f}{limit}"
+    return text
