@@ -42,7 +42,8 @@ from izbench.generation import InstructionGenerator, format_demos
 from izbench.identity import RunKey
 from izbench.models.base import ModelBackend
 from izbench.models.llamacpp import LlamaCppBackend
-from izbench.models.local import LocalBackend, _common_prefix
+from izbench.models.batching import common_prefix
+from izbench.models.local import LocalBackend
 from izbench.models.types import Completion, CompletionRequest, PromptProtocol
 from izbench.models.weights import load_model
 from izbench.scoring import DEFAULT_MAX_TOKENS, Scorer, output_cap
@@ -82,7 +83,7 @@ def prompt_tokens_needed(local: LocalBackend, requests: Sequence[CompletionReque
         by_instruction.setdefault(r.messages[0].content.split("\n\nInput:")[0], []).append(local.token_ids(r))
     total = 0
     for rows in by_instruction.values():
-        shared = _common_prefix(rows)
+        shared = common_prefix(rows)
         total += shared + sum(len(r) - shared for r in rows)
     return total
 

@@ -25,7 +25,7 @@ import diskcache
 
 from izbench.budget import Budget, BudgetExhausted
 from izbench.choices import CacheMode
-from izbench.errors import BackendError, CacheMissError, IzbenchError
+from izbench.errors import BackendError, CacheMissError, ConfigError, IzbenchError
 from izbench.hashing import canonical_digest, canonical_json
 from izbench.models.base import ModelBackend
 from izbench.models.types import Completion, CompletionRequest
@@ -178,7 +178,13 @@ class ResponseCache:
     @property
     def _db(self) -> diskcache.Cache:
         if self._store is None:
-            self.directory.mkdir(parents=True, exist_ok=True)
+            try:
+                self.directory.mkdir(parents=True, exist_ok=True)
+            except (FileExistsError, NotADirectoryError):
+                raise ConfigError(
+                    f"the response cache {self.directory} is a file, not a directory; point --cache-dir "
+                    "(IZBENCH_CACHE_DIR) at a directory"
+                ) from None
             self._store = diskcache.Cache(str(self.directory), eviction_policy="none", timeout=120, disk=JSONOnlyDisk)
         return self._store
 

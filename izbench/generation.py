@@ -13,6 +13,8 @@ import torch
 
 from izbench.cache import CachedClient
 from izbench.choices import PromptProtocol
+from izbench.errors import ConfigError
+from izbench.models.base import SoftPromptModel
 from izbench.models.types import CompletionRequest, SoftPrompt
 
 INSTRUCTZERO_TEMPLATE = "\n[DEMOS]\n\nThe instruction was to?"
@@ -33,6 +35,7 @@ class InstructionGenerator:
         template: str = INSTRUCTZERO_TEMPLATE,
         max_new_tokens: int = 128,
         protocol: PromptProtocol = PromptProtocol.CHAT,
+        model: SoftPromptModel | None = None,
     ) -> None:
         if "[DEMOS]" not in template:
             raise ValueError("generator template must contain [DEMOS]")
@@ -41,6 +44,14 @@ class InstructionGenerator:
         self.max_new_tokens = max_new_tokens
         self.protocol: PromptProtocol = protocol
         """chat: the prompt inside the model's chat template; raw: as plain text (base models)."""
+        self.model = model
+        """The writing model, where it takes soft prompts (None: it does not)."""
+
+    def soft_prompt_model(self) -> SoftPromptModel:
+        """The writing model as a taker of soft prompts, or one line saying it is not one."""
+        if self.model is None:
+            raise ConfigError(f"{self.client.backend.kind}:{self.client.backend.model_id} takes no soft prompts")
+        return self.model
 
     def requests(
         self,

@@ -136,8 +136,8 @@ class Outcome(Generic[T]):
 
 
 class _RoutedBackend:
-    """One cell's view of a backend: ``complete`` parks the cell until its round is sent; every
-    other attribute (identity for cache keys, embeddings, hidden size) is the backend's own."""
+    """One cell's view of a backend: ``complete`` parks the cell until its round is sent; its
+    identity (for cache keys) is the backend's own."""
 
     def __init__(self, inner: ModelBackend, hub: greenlet, cell: int) -> None:
         self._inner = inner
@@ -158,9 +158,6 @@ class _RoutedBackend:
 
     def close(self) -> None:
         """The backend belongs to the runtime, which closes it."""
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
 
 
 def dispatch(parked: Sequence[_Parked]) -> list[Answers | Exception]:

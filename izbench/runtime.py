@@ -108,8 +108,12 @@ class Runtime:
     def generator(self, tally: CallStats | None = None, route: Route | None = None) -> InstructionGenerator:
         """The open LLM that writes instructions (always in-process: soft prompts), prompted
         inside its chat template, or as raw text when it has none (a base model)."""
+        from izbench.models.local import LocalBackend
+
         client = self.client("local", self.settings.generator, tally=tally, route=route)
-        return InstructionGenerator(client, protocol=prompt_protocol(self.generator_backend()))
+        model = self.generator_backend()
+        assert isinstance(model, LocalBackend)  # the one backend that takes soft prompts
+        return InstructionGenerator(client, protocol=prompt_protocol(model), model=model)
 
     def blackbox_generator(self, tally: CallStats | None = None, route: Route | None = None) -> InstructionGenerator:
         """The black box as an instruction writer (APE's default)."""

@@ -12,6 +12,7 @@ Two tiers:
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,6 +34,21 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if REAL_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+
+
+def require(module: str, install: str) -> None:
+    """Skip a test whose optional extra is not installed here; in CI, which installs every
+    extra, its absence is a failure, never a silent skip."""
+    if importlib.util.find_spec(module) is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must have {module} ({install}); make test installs it")
+        pytest.skip(f"{module} not installed ({install})")
+
+
+@pytest.fixture
+def llamacpp() -> None:
+    """The test needs the llamacpp extra (llama-cpp-python and its server)."""
+    require("llama_cpp", "pip install 'izbench[llamacpp]'")
 
 
 @pytest.fixture(scope="session")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import sys
+from typing import NoReturn
 
 from pydantic import ValidationError
+from rich.text import Text
 
 from izbench.cli import (  # noqa: F401  (registers commands)
     cache_cmd,
@@ -53,22 +55,25 @@ def hoist_global_options(argv: list[str]) -> list[str]:
     return argv[:command] + moved + rest
 
 
+def _error(message: str) -> NoReturn:
+    """One line on stderr, printed as it is (an error's text is never read as markup, so
+    ``pip install 'izbench[gemma]'`` keeps its brackets), and exit code 2."""
+    err_console.print(Text.assemble(("error:", "bold red"), " ", message), highlight=False)
+    sys.exit(2)
+
+
 def main() -> None:
     """Entry point: user errors become one line on stderr and exit code 2, never a traceback."""
     try:
         app(args=hoist_global_options(sys.argv[1:]), prog_name="izbench")
     except IzbenchError as error:
-        err_console.print(f"[bold red]error:[/bold red] {error}", highlight=False)
-        sys.exit(2)
+        _error(str(error))
     except ValidationError as error:
         first = error.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "settings"
-        err_console.print(
-            f"[bold red]error:[/bold red] invalid setting {where}: {first['msg']} "
-            f"(check the flag or its IZBENCH_{where.upper()} variable)",
-            highlight=False,
+        _error(
+            f"invalid setting {where}: {first['msg']} (check the flag or its IZBENCH_{where.upper()} variable)"
         )
-        sys.exit(2)
     except KeyboardInterrupt:
         err_console.print("interrupted; completed calls are cached, rerun to resume")
         sys.exit(130)

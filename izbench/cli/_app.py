@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
 from izbench.choices import CacheMode
-from izbench.settings import Settings
-from izbench.tasks.registry import TaskRegistry
+
+if TYPE_CHECKING:  # imported when a command runs: `izbench --help` stays fast
+    from izbench.settings import Settings
+    from izbench.tasks.registry import TaskRegistry
 
 app = typer.Typer(
     name="izbench",
-    help="Benchmark black-box instruction optimization: InstructZero, APE, Uniform.",
+    help="Benchmark black-box instruction optimization: InstructZero, INSTINCT, OPRO, EvoPrompt, APE and "
+    "Uniform against reference instructions, on one task registry, cache and results store.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
@@ -30,37 +33,37 @@ err_console = Console(stderr=True, soft_wrap=True)
 @app.callback()
 def _global_options(
     ctx: typer.Context,
-    cache_dir: Annotated[Path | None, typer.Option(help="Response cache directory [env IZBENCH_CACHE_DIR].")] = None,
+    cache_dir: Annotated[Path | None, typer.Option(help="Response cache directory (env IZBENCH_CACHE_DIR).")] = None,
     cache_mode: Annotated[
         CacheMode | None,
-        typer.Option(help="use | refresh | off | replay (a miss is an error) [env IZBENCH_CACHE_MODE]."),
+        typer.Option(help="use | refresh | off | replay (a miss is an error) (env IZBENCH_CACHE_MODE)."),
     ] = None,
-    store: Annotated[Path | None, typer.Option(help="DuckDB results store [env IZBENCH_STORE].")] = None,
-    seed: Annotated[int | None, typer.Option(help="Root seed [env IZBENCH_SEED].")] = None,
+    store: Annotated[Path | None, typer.Option(help="DuckDB results store (env IZBENCH_STORE).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Root seed (env IZBENCH_SEED).")] = None,
     data_dir: Annotated[
         Path | None,
-        typer.Option(help="Instruction Induction data directory [env IZBENCH_DATA_DIR]."),
+        typer.Option(help="Instruction Induction data directory (env IZBENCH_DATA_DIR)."),
     ] = None,
     bigbench_dir: Annotated[
         Path | None,
-        typer.Option(help="BIG-bench tasks directory [env IZBENCH_BIGBENCH_DIR]."),
+        typer.Option(help="BIG-bench tasks directory (env IZBENCH_BIGBENCH_DIR)."),
     ] = None,
     blackbox: Annotated[
         str | None,
-        typer.Option(help="Black-box backend: local | llamacpp | openai [env IZBENCH_BLACKBOX]."),
+        typer.Option(help="Black-box backend: local | llamacpp | openai (env IZBENCH_BLACKBOX)."),
     ] = None,
     generator: Annotated[
         str | None,
         typer.Option(
-            help="Instruction writer: embedded name (izbench models), .gguf file or model dir [env IZBENCH_GENERATOR]."
+            help="Instruction writer: embedded name (izbench models), .gguf file or model dir (env IZBENCH_GENERATOR)."
         ),
     ] = None,
     blackbox_model: Annotated[
         str | None,
-        typer.Option(help="Model of the local/llamacpp black box (same forms) [env IZBENCH_BLACKBOX_MODEL]."),
+        typer.Option(help="Model of the local/llamacpp black box (same forms) (env IZBENCH_BLACKBOX_MODEL)."),
     ] = None,
-    device: Annotated[str | None, typer.Option(help="auto | cpu | cuda | mps [env IZBENCH_DEVICE].")] = None,
-    dtype: Annotated[str | None, typer.Option(help="auto | float32 | bfloat16 | float16 [env IZBENCH_DTYPE].")] = None,
+    device: Annotated[str | None, typer.Option(help="auto | cpu | cuda | mps (env IZBENCH_DEVICE).")] = None,
+    dtype: Annotated[str | None, typer.Option(help="auto | float32 | bfloat16 | float16 (env IZBENCH_DTYPE).")] = None,
     config: Annotated[
         Path | None,
         typer.Option(help="TOML file of settings and [compare] arguments; flags and IZBENCH_* override it."),
@@ -87,18 +90,21 @@ def _global_options(
 
         from_file, compare_defaults = load_config_file(config)
         ctx.default_map = {**(ctx.default_map or {}), "compare": compare_defaults}
+    from izbench.settings import Settings
+
     ctx.obj = Settings(**{**from_file, **{k: v for k, v in given.items() if v is not None}})
 
 
 def registry_of(ctx: typer.Context) -> TaskRegistry:
     """The task registry the settings describe."""
+    from izbench.tasks.registry import TaskRegistry
+
     return TaskRegistry.from_settings(settings_of(ctx))
 
 
 def settings_of(ctx: typer.Context) -> Settings:
     """The settings the global options resolved (commands call this, never the environment)."""
-    settings = ctx.find_root().obj
-    assert isinstance(settings, Settings)
+    settings: Settings = ctx.find_root().obj
     return settings
 
 

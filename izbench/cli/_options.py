@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from izbench.choices import CacheMode, ChoiceNorm, PromptProtocol, ScoreFunction, Selection
 from izbench.cli._app import err_console, settings_of
-from izbench.profiles import Profile, get_profile
-from izbench.settings import Settings
+
+if TYPE_CHECKING:
+    from izbench.profiles import Profile
+    from izbench.settings import Settings
 
 ScoreOption = Annotated[
     ScoreFunction | None,
-    typer.Option("--score", help="generate | likelihood | choice (default: settings) [env IZBENCH_SCORE]."),
+    typer.Option("--score", help="generate | likelihood | choice (default: settings) (env IZBENCH_SCORE)."),
 ]
 PromptOption = Annotated[
     PromptProtocol | None,
@@ -21,7 +23,7 @@ PromptOption = Annotated[
 ]
 ChoiceNormOption = Annotated[
     ChoiceNorm | None,
-    typer.Option("--choice-norm", help="Under choice: chars (acc_norm) or none (acc) [env IZBENCH_CHOICE_NORM]."),
+    typer.Option("--choice-norm", help="Under choice: chars (acc_norm) or none (acc) (env IZBENCH_CHOICE_NORM)."),
 ]
 ProfileOption = Annotated[str, typer.Option(help="Budget preset: smoke | default | paper.")]
 BudgetOption = Annotated[int | None, typer.Option(min=1, help="Distinct candidates (overrides the profile).")]
@@ -33,11 +35,11 @@ ScaleOption = Annotated[
 ]
 RerunOption = Annotated[bool, typer.Option(help="Recompute cells the store already has (replay/refresh always do).")]
 MaxCallsOption = Annotated[
-    int | None, typer.Option(min=0, help="Stop cleanly before making more model calls [env IZBENCH_MAX_CALLS].")
+    int | None, typer.Option(min=0, help="Stop cleanly before making more model calls (env IZBENCH_MAX_CALLS).")
 ]
 MaxCostOption = Annotated[
     float | None,
-    typer.Option(min=0, help="Stop cleanly before spending more dollars; needs prices [env IZBENCH_MAX_COST]."),
+    typer.Option(min=0, help="Stop cleanly before spending more dollars; needs prices (env IZBENCH_MAX_COST)."),
 ]
 SelectOption = Annotated[
     Selection | None,
@@ -65,6 +67,8 @@ def chosen_profile(
     select: Selection | None = None,
 ) -> Profile:
     """The named profile with the command's overrides."""
+    from izbench.profiles import get_profile
+
     return get_profile(name).with_overrides(
         budget=budget, n_validation=n_val, n_test=n_test, scale=scale, select=select
     )

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from izbench.cache import ResponseCache
 from izbench.cli._app import app, console, settings_of
+
+if TYPE_CHECKING:
+    from izbench.cache import ResponseCache
 
 cache_app = typer.Typer(help="Inspect or clear the response cache.", no_args_is_help=True)
 app.add_typer(cache_app, name="cache")
 
 
 def _open(ctx: typer.Context) -> ResponseCache:
+    from izbench.cache import ResponseCache
+
     return ResponseCache(settings_of(ctx).cache_dir)
 
 

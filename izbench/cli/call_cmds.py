@@ -8,7 +8,6 @@ import typer
 
 from izbench.cli._app import app, console
 from izbench.cli._session import model_session
-from izbench.models.types import CompletionRequest
 
 
 @app.command("complete")
@@ -22,6 +21,8 @@ def complete_command(
     samples: Annotated[int, typer.Option(min=1, help="Samples, with sample index 0..N-1.")] = 1,
 ) -> None:
     """Ask the black box one question (cached like every other call)."""
+    from izbench.models.types import CompletionRequest
+
     with model_session(ctx) as runtime:
         client = runtime.client(backend or runtime.settings.blackbox)
         requests = [
@@ -66,8 +67,7 @@ def generate_command(
         generator = runtime.generator()
         soft = None
         if soft_prompt_seed is not None:
-            local = runtime.generator_backend()
-            hidden = int(local.hidden_size)  # type: ignore[attr-defined]
+            hidden = generator.soft_prompt_model().hidden_size
             gen = torch.Generator().manual_seed(soft_prompt_seed)
             soft = torch.rand((n_tokens, hidden), generator=gen) * 2 - 1
         texts = generator.generate(

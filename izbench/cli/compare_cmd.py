@@ -29,7 +29,6 @@ from izbench.cli._options import (
 from izbench.cli._progress import ItemProgress
 from izbench.cli._session import model_session
 from izbench.errors import ConfigError
-from izbench.store import ResultStore
 
 if TYPE_CHECKING:  # the model stack is imported by the commands that run cells, not by --help
     from izbench.executors import Cell
@@ -94,6 +93,7 @@ def compare_command(
     from izbench.report import build_leaderboard
     from izbench.report.render import leaderboard_table
     from izbench.signal_check import signal_setup
+    from izbench.store import ResultStore
 
     method_names = [m.strip() for m in methods.split(",") if m.strip()]
     for name in method_names:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from izbench.cli._app import app, console, settings_of
@@ -17,7 +18,7 @@ def _describe(reference: str) -> str:
     try:
         source = resolve(reference)
     except ConfigError as error:
-        return f"[red]{error}[/red]"
+        return f"[red]{escape(str(error))}[/red]"
     chat = "chat template" if source.chat_template else "no chat template (raw prompts)"
     return f"{source.model_id} ({source.kind} sha256 {source.digest[:12]}, {chat})"
 
@@ -31,7 +32,7 @@ def models_command(ctx: typer.Context) -> None:
         models.add_column(column)
     for model in EMBEDDED.values():
         ok = installed(model)
-        models.add_row(model.name, "yes" if ok else "no", model.note, "" if ok else model.install)
+        models.add_row(model.name, "yes" if ok else "no", model.note, "" if ok else escape(model.install))
     console.print(models)
 
     have_llama = importlib.util.find_spec("llama_cpp") is not None
@@ -39,7 +40,7 @@ def models_command(ctx: typer.Context) -> None:
     for column in ("role", "backend", "model", "default"):
         roles.add_column(column)
     roles.add_row("generator", "local (transformers, takes soft prompts)", _describe(settings.generator), "always")
-    missing = "" if have_llama else " [red](llama-cpp-python missing)[/red]"
+    missing = "" if have_llama else escape(" (not installed: pip install 'izbench[llamacpp]')")
     blackbox = _describe(settings.blackbox_model)
     for kind, note in (("local", "transformers in-process, batched"), ("llamacpp", "llama_cpp.server" + missing)):
         roles.add_row("black box", f"{kind}\n[dim]{note}[/dim]", blackbox, _default(settings.blackbox, kind))

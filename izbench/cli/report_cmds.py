@@ -11,7 +11,6 @@ import typer
 
 from izbench.cli._app import app, console, err_console, settings_of
 from izbench.errors import ConfigError
-from izbench.store import ResultStore
 
 
 @app.command("report")
@@ -21,6 +20,7 @@ def report_command(
 ) -> None:
     """Write leaderboard.md, index.html, PNG plots and results.json from the store."""
     from izbench.report import sections, write_report
+    from izbench.store import ResultStore
     with ResultStore.open(settings_of(ctx).store, read_only=True) as store:
         parts = sections(store)
         signal = store.signal_rows()
@@ -55,6 +55,7 @@ def regress_command(
     """Compare the store with a baseline; exit 1 when a cell is missing or a metric moved (--fail-on)."""
     from izbench.report import load_cells
     from izbench.report.regress import compare, load_baseline
+    from izbench.store import ResultStore
 
     base = load_baseline(baseline)
     with ResultStore.open(settings_of(ctx).store, read_only=True) as store:
@@ -83,6 +84,8 @@ def export_command(
     format: Annotated[str, typer.Option("--format", help="parquet | csv | json")] = "parquet",  # noqa: A002
 ) -> None:
     """Export every store table (runs, candidates, predictions, metrics) to files."""
+    from izbench.store import ResultStore
+
     if format not in ("parquet", "csv", "json"):
         raise typer.BadParameter(f"--format {format!r}: use parquet, csv or json")
     out.mkdir(parents=True, exist_ok=True)

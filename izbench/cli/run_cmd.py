@@ -26,7 +26,6 @@ from izbench.cli._options import (
 )
 from izbench.cli._progress import ItemProgress
 from izbench.cli._session import model_session
-from izbench.store import ResultStore
 
 if TYPE_CHECKING:  # the model stack is imported when a cell runs, not by --help
     from izbench.results import Candidate, CellResult
@@ -55,6 +54,7 @@ def run_command(
     """Run one (method, task, seed) cell, store it, and print its candidates and scores."""
     from izbench.methods import get_method
     from izbench.runner import run_cell
+    from izbench.store import ResultStore
 
     get_method(method)  # fail fast on a typo, before any model loads
     chosen = chosen_profile(profile, budget, n_validation, n_test, scale, select)

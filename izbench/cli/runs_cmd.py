@@ -10,7 +10,6 @@ from rich.table import Table
 
 from izbench.cli._app import app, console, one_line, settings_of
 from izbench.errors import ConfigError
-from izbench.store import ResultStore
 
 runs_app = typer.Typer(help="Inspect stored runs.", no_args_is_help=True)
 app.add_typer(runs_app, name="runs")
@@ -22,6 +21,8 @@ def runs_list(
     status: Annotated[str | None, typer.Option(help="done | running | failed (default: all).")] = None,
 ) -> None:
     """One line per run: id, method, task, seed, status, scores, calls."""
+    from izbench.store import ResultStore
+
     with ResultStore.open(settings_of(ctx).store, read_only=True) as store:
         runs = store.runs(status)
     table = Table(title=f"runs in {settings_of(ctx).store}")
@@ -47,6 +48,8 @@ def runs_show(
     run_id: Annotated[str, typer.Argument(help="A run id or a unique prefix of one.")],
 ) -> None:
     """A run's configuration, result and candidates."""
+    from izbench.store import ResultStore
+
     with ResultStore.open(settings_of(ctx).store, read_only=True) as store:
         matches = store.query("SELECT * FROM runs WHERE run_id LIKE ?", [run_id + "%"])
         if len(matches) != 1:

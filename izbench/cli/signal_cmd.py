@@ -12,7 +12,6 @@ from rich.table import Table
 from izbench.cli._app import app, console, err_console, registry_of
 from izbench.cli._options import ChoiceNormOption, PromptOption, ScoreOption, with_flags
 from izbench.cli._session import model_session
-from izbench.store import ResultStore
 
 if TYPE_CHECKING:
     from izbench.signal_check import SignalResult
@@ -70,6 +69,7 @@ def signal_command(
     """Score each task's reference instructions ('ref'), no instruction and other tasks' instructions on the
     same examples, and say whether the set-up tells them apart (stored; `izbench report` shows it)."""
     from izbench.signal_check import run_signal, signal_setup
+    from izbench.store import ResultStore
 
     settings = with_flags(ctx, score=score, protocol=protocol, choice_norm=choice_norm)
     seed_list = parse_seeds(seeds)

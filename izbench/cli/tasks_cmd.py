@@ -9,8 +9,6 @@ import typer
 from rich.table import Table
 
 from izbench.cli._app import app, console, err_console, registry_of, settings_of
-from izbench.tasks import instruction_induction
-from izbench.tasks.splits import make_split
 
 tasks_app = typer.Typer(help="List and inspect tasks.", no_args_is_help=True)
 data_app = typer.Typer(help="Get task data.", no_args_is_help=True)
@@ -54,6 +52,8 @@ def tasks_show(
     examples: Annotated[int, typer.Option(min=0, help="How many examples to show.")] = 5,
 ) -> None:
     """A task's spec, a few examples and its split sizes for the current seed."""
+    from izbench.tasks.splits import make_split
+
     registry = registry_of(ctx)
     spec = registry.get(name)
     console.print(f"[bold]{spec.key}[/bold]: {spec.description}", highlight=False)
@@ -86,14 +86,16 @@ def data_fetch(
         typer.Option(help="Where to put it (default: --data-dir or ./data/instruction-induction)."),
     ] = None,
     base_url: Annotated[
-        str, typer.Option(help="Mirror serving <owner>/<repo>/<commit>/data/... paths.")
-    ] = instruction_induction.UPSTREAM_BASE,
+        str | None, typer.Option(help="Mirror serving OWNER/REPO/COMMIT/data/... paths (default: GitHub's raw files).")
+    ] = None,
 ) -> None:
     """Download a dataset at its pinned upstream commit, checking every file's sha256."""
+    from izbench.tasks import instruction_induction
+
     if dataset != "instruction-induction":
         raise typer.BadParameter(f"unknown dataset {dataset!r}; use instruction-induction")
     target = dest or settings_of(ctx).data_dir or Path("data/instruction-induction")
-    written = instruction_induction.fetch(target, base_url)
+    written = instruction_induction.fetch(target, base_url or instruction_induction.UPSTREAM_BASE)
     info = instruction_induction.manifest()
     err_console.print(
         f"{len(written)} files downloaded, {len(info['files']) - len(written)} already there "

@@ -14,17 +14,13 @@ class SoftPromptWriter:
 
     def __init__(self, context: MethodContext) -> None:
         self.context = context
-        generator = context.generator
-        local = generator.client.backend
-        hidden = int(local.hidden_size)  # type: ignore[attr-defined]
+        model = context.generator.soft_prompt_model()
         self.dim = context.params.intrinsic_dim
-        std = None
-        if context.params.scale:
-            std = float(local.embedding_matrix().std())  # type: ignore[attr-defined]
+        std = float(model.embedding_matrix().std()) if context.params.scale else None
         self.projection = SoftPromptProjection(
             self.dim,
             context.params.n_tokens,
-            hidden,
+            model.hidden_size,
             seed=context.seed,
             embedding_std=std,
         )

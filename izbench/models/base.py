@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from izbench.errors import BackendError
 from izbench.models.types import Completion, CompletionRequest
+
+if TYPE_CHECKING:
+    import torch
 
 
 @runtime_checkable
@@ -28,3 +31,18 @@ class ModelBackend(Protocol):
     def complete(self, requests: Sequence[CompletionRequest]) -> list[Completion | BackendError]: ...
 
     def close(self) -> None: ...
+
+
+class SoftPromptModel(Protocol):
+    """What a generator must offer to take soft prompts: the size of a row of its input
+    embeddings (a soft prompt is such rows), the embedding matrix (whose spread a projection may
+    match) and whether it is prompted inside a chat template. The in-process backend offers it;
+    an API never does."""
+
+    @property
+    def hidden_size(self) -> int: ...
+
+    def embedding_matrix(self) -> torch.Tensor: ...
+
+    @property
+    def chat_template(self) -> bool: ...

@@ -33,6 +33,10 @@ from izbench.models.types import Completion, CompletionRequest
 from izbench.models.weights import load_tokenizer
 
 _PR_SET_PDEATHSIG = 1
+MISSING = (
+    "the llamacpp backend needs llama-cpp-python, an optional extra that builds llama.cpp from source "
+    "(about 10 minutes on 2 cores): pip install 'izbench[llamacpp]', or use --blackbox local"
+)
 
 
 def _die_with_parent() -> None:
@@ -169,8 +173,11 @@ class LlamaCppBackend(OpenAIBackend):
         self._model_dir = model_dir
         # Started by the first call, not here: the backend's identity (its revision) comes from
         # the weights, so a run served entirely from the cache never starts a server.
+        try:
+            version = importlib.metadata.version("llama-cpp-python")
+        except importlib.metadata.PackageNotFoundError:
+            raise ConfigError(MISSING) from None
         self.server = LlamaCppServer(info.path, alias=info.model_id)
-        version = importlib.metadata.version("llama-cpp-python")
         super().__init__(
             "http://127.0.0.1/v1",  # replaced by the server's address once it is started
             info.model_id,
@@ -179,6 +186,11 @@ class LlamaCppBackend(OpenAIBackend):
             # llama_cpp.server answers one request at a time; more threads only queue.
             concurrency=concurrency,
         )
+
+    @property
+    def chat_template(self) -> bool:
+        """Whether the GGUF has a chat template (a base model takes raw prompts only)."""
+        return self._info.chat_template
 
     def start(self) -> None:
         """Start the server (once) and point the client at it."""

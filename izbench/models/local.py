@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 
 from izbench.errors import BackendError
+from izbench.models.batching import even_pieces, shared_prefix_batches, with_prefixes
 from izbench.models.catalog import DEFAULT_MODEL, ModelSource, resolve
 from izbench.models.decoding import DECODING_VERSION, DecodeParams, decode, last_hidden_states
 from izbench.models.likelihood import continuation_logprobs
@@ -227,6 +228,8 @@ class LocalBackend:
             except BackendError as error:
                 out[i] = error
         ids = {i: head + tail for i, (head, tail) in parts.items()}
+        # Each row keeps its continuation and the token before it as its own.
+        own = {i: len(tail) + 1 if self.share_prefixes else len(ids[i]) for i, (_, tail) in parts.items()}
         batches = (
             shared_prefix_batches(ids, self.batch_size)
             if self.share_prefixes
@@ -234,28 +237,18 @@ class LocalBackend:
         )
         for batch in batches:
             began = time.perf_counter()
-            chunk = [i for group in batch for i in group]
-            heads: list[list[int]] = []
-            tails: list[list[int]] = []
-            prefix_of_row: list[int] = []
-            for g, group in enumerate(batch):
-                rows = [ids[i] for i in group]
-                # Each row keeps its continuation and the token before it as its own.
-                limit = min(len(ids[i]) - len(parts[i][1]) - 1 for i in group)
-                n = min(_common_prefix(rows), limit) if self.share_prefixes else 0
-                heads.append(rows[0][:n])
-                tails += [r[n:] for r in rows]
-                prefix_of_row += [g] * len(group)
-            shared = any(heads)
-            pieces = self._embed_many((heads if shared else []) + tails)
-            prompts = pieces[len(heads) :] if shared else pieces
+            cut = with_prefixes(batch, ids, own)
+            chunk = cut.rows
+            shared = any(cut.heads)
+            pieces = self._embed_many((cut.heads if shared else []) + cut.tails)
+            prompts = pieces[len(cut.heads) :] if shared else pieces
             with self._loaded.lock:
                 values = continuation_logprobs(
                     self._loaded.model,
                     prompts,
                     [parts[i][1] for i in chunk],
-                    prefixes=pieces[: len(heads)] if shared else None,
-                    prefix_of_row=prefix_of_row if shared else None,
+                    prefixes=pieces[: len(cut.heads)] if shared else None,
+                    prefix_of_row=cut.prefix_of_row if shared else None,
                 )
             per_call = (time.perf_counter() - began) / len(chunk)
             for i, logprobs in zip(chunk, values, strict=True):
@@ -306,21 +299,11 @@ class LocalBackend:
         out: list[Completion | BackendError | None],
     ) -> None:
         """Decode one batch of prefix groups: each group's shared tokens are computed once."""
-        chunk: list[int] = []
-        heads: list[list[int]] = []
-        tails: list[list[int]] = []
-        prefix_of_row: list[int] = []
-        for g, group in enumerate(batch):
-            rows = [ids[i] for i in group]
-            # Each row keeps at least one token of its own to predict from.
-            n = max(1, min(_common_prefix(rows), min(len(r) for r in rows) - 1))
-            heads.append(rows[0][:n])
-            chunk += group
-            tails += [r[n:] for r in rows]
-            prefix_of_row += [g] * len(group)
-        pieces = self._embed_many(heads + tails)
-        prompts, prefixes = pieces[len(heads) :], pieces[: len(heads)]
-        self._run(params, requests, chunk, prompts, (prefixes, prefix_of_row), out)
+        # Each row keeps at least one token of its own to predict from.
+        cut = with_prefixes(batch, ids, dict.fromkeys(ids, 1), at_least=1)
+        pieces = self._embed_many(cut.heads + cut.tails)
+        prompts, prefixes = pieces[len(cut.heads) :], pieces[: len(cut.heads)]
+        self._run(params, requests, cut.rows, prompts, (prefixes, cut.prefix_of_row), out)
 
     def _run(
         self,
@@ -358,106 +341,3 @@ class LocalBackend:
         """Nothing to release: the weights are shared for the process's lifetime."""
 
 
-def _common_prefix(rows: Sequence[Sequence[int]]) -> int:
-    """Length of the token prefix every row starts with."""
-    first = rows[0]
-    n = min(len(r) for r in rows)
-    for k in range(n):
-        if any(r[k] != first[k] for r in rows):
-            return k
-    return n
-
-
-def even_pieces(items: list[int], size: int) -> list[list[int]]:
-    """``items`` cut into the fewest pieces of at most ``size``, as even as can be: 40 rows in
-    batches of 32 become 20 + 20, not 32 + 8 (a batch pads to its longest row and decodes
-    until its longest ends)."""
-    if not items:
-        return []
-    n = -(-len(items) // size)
-    step = -(-len(items) // n)
-    return [items[k : k + step] for k in range(0, len(items), step)]
-
-
-MIN_SHARED_TOKENS = 16
-"""Prompts form a group with a prefix of its own only if computing that prefix once spares at
-least this many tokens: (prompts - 1) x (tokens they share beyond what all prompts share). Ten
-examples of a 6-token instruction do (54 tokens), so they do not carry it in every row;
-"the number 1" vs "the number 2" do not."""
-
-
-def shared_prefix_batches(ids: dict[int, list[int]], batch_size: int) -> list[list[list[int]]]:
-    """Batches of groups of request indices; each group's prompts share a long prefix.
-
-    Prompts are sorted by their tokens, so those with the same instruction lie together, and
-    cut into the runs that spare the most tokens in all (``_prefix_groups``); runs that spare
-    fewer than ``MIN_SHARED_TOKENS`` tokens are pooled into one group. Groups are cut into even
-    pieces of at most ``batch_size`` and packed, in order, into as even batches as the pieces
-    allow (each at most ``batch_size`` rows).
-    """
-    order = sorted(ids, key=lambda i: ids[i])
-    if len(order) < 2:
-        return [[order]] if order else []
-    groups, pooled = _prefix_groups([ids[i] for i in order])
-    named = [[order[k] for k in group] for group in groups]
-    if pooled:
-        named.append([order[k] for k in pooled])
-    pieces = [piece for group in named for piece in even_pieces(group, batch_size)]
-    # Batches as even as the pieces allow, and no more of them than packing each up to
-    # ``batch_size``: four groups of 10 at 32 rows go 20 + 20, not 30 + 10.
-    fullest = _pack(pieces, batch_size)
-    even = _pack(pieces, -(-len(order) // len(fullest)))
-    return even if len(even) == len(fullest) else fullest
-
-
-def _pack(pieces: list[list[int]], cap: int) -> list[list[list[int]]]:
-    """Pieces in order into batches of at most ``cap`` rows (a larger piece alone)."""
-    batches: list[list[list[int]]] = []
-    rows = 0  # in the last batch
-    for piece in pieces:
-        if batches and rows + len(piece) <= cap:
-            batches[-1].append(piece)
-            rows += len(piece)
-        else:
-            batches.append([piece])
-            rows = len(piece)
-    return batches
-
-
-def _prefix_groups(rows: list[list[int]]) -> tuple[list[list[int]], list[int]]:
-    """Sorted ``rows`` cut into runs with a prefix of their own, and the rest (pooled).
-
-    A run of ``k`` rows whose common prefix is ``p`` tokens beyond what all rows share spares
-    ``(k - 1) * p`` tokens. The cut is the one that spares the most in all (dynamic programming
-    over the sorted order). Cutting only where neighbours share no more than every row does
-    (the chat header) merged instructions that open alike ("The instruction was to ...") into
-    one run whose prefix stopped there, so each row carried its whole instruction: ten calls of
-    four instructions x 10 examples (InstructZero's first round) took 62 s, and 21 s since.
-    """
-    n = len(rows)
-    links = [_common_prefix([a, b]) for a, b in zip(rows, rows[1:], strict=False)]
-    base = min(links)
-    best = [0] * (n + 1)
-    start: list[int | None] = [None] * (n + 1)  # where the run ending before j begins; None: pooled
-    for j in range(1, n + 1):
-        best[j], start[j] = best[j - 1], None
-        shared = None
-        for i in range(j - 2, -1, -1):
-            shared = links[i] if shared is None else min(shared, links[i])
-            if shared <= base:
-                break
-            spare = (j - i - 1) * (shared - base)
-            if spare >= MIN_SHARED_TOKENS and best[i] + spare > best[j]:
-                best[j], start[j] = best[i] + spare, i
-    groups: list[list[int]] = []
-    pooled: list[int] = []
-    j = n
-    while j > 0:
-        begin = start[j]
-        if begin is None:
-            pooled.append(j - 1)
-            j -= 1
-        else:
-            groups.append(list(range(begin, j)))
-            j = begin
-    return groups[::-1], pooled[::-1]

@@ -33,6 +33,15 @@ def _offline() -> None:
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
+def _quiet() -> None:
+    """No progress bars or warnings from transformers: they would interleave with izbench's own
+    display, and a converting GGUF would fill a log with a redrawn bar."""
+    import transformers
+
+    transformers.utils.logging.set_verbosity_error()  # type: ignore[no-untyped-call]
+    transformers.utils.logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+
+
 def default_model_dir() -> Path:
     """Where converted weights live by default (``Settings.model_dir`` overrides it)."""
     return user_cache_dir("models")
@@ -83,6 +92,7 @@ def _convert(info: ModelSource, target: Path) -> None:
     _offline()
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    _quiet()
     tmp = target.with_name(target.name + f".tmp{os.getpid()}")
     tokenizer = AutoTokenizer.from_pretrained(str(info.path.parent), gguf_file=info.path.name)
     model = AutoModelForCausalLM.from_pretrained(str(info.path.parent), gguf_file=info.path.name, dtype="float32")
@@ -149,12 +159,9 @@ def load_model(
             return _loaded[key]
         _offline()
         import torch
-        import transformers
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        # Progress bars from a library would interleave with izbench's own display.
-        transformers.utils.logging.set_verbosity_error()  # type: ignore[no-untyped-call]
-        transformers.utils.logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+        _quiet()
         where = weights_dir(info, model_dir)
         assert where is not None
         tokenizer = AutoTokenizer.from_pretrained(str(where))

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import duckdb
+import pytest
 from processes import izbench, izbench_here
 
 
@@ -133,11 +134,13 @@ def test_global_options_also_work_after_the_command(tmp_path: Path, tiny_env: di
 
 def test_commands_that_load_no_model_do_not_import_torch(tmp_path: Path) -> None:
     for args in (["--help"], ["runs", "list"], ["cache", "stats"]):
+        # --help imports neither the model stack nor the store's database.
         code = (
             "import sys; sys.argv = ['izbench', *sys.argv[1:]]\n"
             "from izbench.cli import main\n"
             "try:\n    main()\nexcept SystemExit:\n    pass\n"
             "assert 'torch' not in sys.modules, 'torch imported'\n"
+            f"assert {args == ['--help']} <= ('duckdb' not in sys.modules), 'duckdb imported'\n"
         )
         result = subprocess.run(
             [sys.executable, "-c", code, *args],
@@ -196,3 +199,57 @@ def test_halving_stores_what_each_candidate_saw_and_replays(tmp_path: Path, tiny
     replay = izbench_here("--cache-mode", "replay", *args, "--rerun", env=tiny_env)
     assert replay.returncode == 0, replay.stderr[-1500:]
     assert "0 calls made" in replay.stdout
+
+
+def test_a_cache_dir_that_is_a_file_is_one_line(tmp_path: Path, tiny_env: dict[str, str]) -> None:
+    occupied = tmp_path / "not-a-directory"
+    occupied.write_text("x")
+    result = izbench_here("--cache-dir", str(occupied), "complete", "Hi.", "--max-tokens", "2", env=tiny_env)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    (line,) = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert f"{occupied} is a file, not a directory" in line
+
+
+def test_error_text_keeps_its_brackets_and_names_the_extra(
+    tiny_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without the llamacpp extra, asking for that backend is one line naming the extra, printed
+    literally (rich markup would have eaten "[llamacpp]")."""
+    import importlib.metadata
+
+    present = importlib.metadata.version
+
+    def version(name: str) -> str:
+        if name == "llama-cpp-python":
+            raise importlib.metadata.PackageNotFoundError(name)
+        return present(name)
+
+    monkeypatch.setattr(importlib.metadata, "version", version)
+    defaults = {k: v for k, v in tiny_env.items() if k not in ("IZBENCH_GENERATOR", "IZBENCH_BLACKBOX_MODEL")}
+    result = izbench_here("--blackbox", "llamacpp", "complete", "Hi.", env=defaults)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    (line,) = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert "pip install 'izbench[llamacpp]'" in line
+
+
+def test_missing_suite_data_is_one_line_per_suite(tmp_path: Path, tiny_env: dict[str, str]) -> None:
+    env = {k: v for k, v in tiny_env.items() if k != "IZBENCH_DATA_DIR"} | {"IZBENCH_DATA_DIR": str(tmp_path / "none")}
+    result = izbench_here("compare", "--tasks", "sum,ii", "--methods", "empty", "--profile", "smoke", env=env)
+    assert result.returncode == 0, result.stderr
+    skipped = [line for line in result.stderr.splitlines() if line.startswith("skipped")]
+    assert len(skipped) == 1 and skipped[0].startswith("skipped 24 ii tasks: no data here (")
+
+
+def test_a_log_gets_one_line_per_finished_cell(tiny_env: dict[str, str]) -> None:
+    """Where stderr is not a terminal, compare says what finished, cell by cell, as it goes."""
+    args = ("compare", "--tasks", "sum,antonyms", "--methods", "empty,uniform", "--profile", "smoke")
+    cold = izbench_here(*args, env=tiny_env)
+    assert cold.returncode == 0, cold.stderr
+    lines = [line for line in cold.stderr.splitlines() if line.startswith("cells ")]
+    assert [line.split(":")[0] for line in lines] == [f"cells {k}/4" for k in range(1, 5)]
+    assert all(" s, calls " in line and " made / " in line for line in lines)
+    assert {line.split(": ")[1].split(",")[0] for line in lines} == {
+        f"{m} core/{t} seed 0" for m in ("empty", "uniform") for t in ("sum", "antonyms")
+    }
+    warm = izbench_here(*args, env=tiny_env)
+    assert sum("read back from the store" in line for line in warm.stderr.splitlines() if line.startswith("cells ")) == 4

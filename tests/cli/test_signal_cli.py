@@ -115,6 +115,7 @@ def test_choice_compare_runs_replays_and_reports_chance(tmp_path: Path, tiny_env
     assert "--score choice needs answer options, and core/sum have none" in refused.stderr
 
 
+@pytest.mark.usefixtures("llamacpp")
 def test_a_cell_identity_is_read_from_settings_without_starting_a_server(tmp_path: Path) -> None:
     """A warm rerun computes every cell's key; with --blackbox llamacpp that must start nothing."""
     from izbench.identity import cell_key

@@ -17,7 +17,7 @@ from izbench.models.local import LocalBackend
 from izbench.models.openai_backend import OpenAIBackend
 from izbench.models.types import CompletionRequest
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("llamacpp")]
 
 
 def _alive(pid: int) -> bool:

@@ -26,6 +26,7 @@ pytestmark = [
 PROMPT = "The opposite of hot is"
 
 
+@pytest.mark.usefixtures("llamacpp")
 def test_gemma_answers_raw_prompts_through_local_and_llamacpp() -> None:
     gemma = resolve("gemma-3-270m")
     local = LocalBackend(source=gemma)
