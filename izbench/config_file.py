@@ -36,7 +36,7 @@ def load_config_file(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
         raise ConfigError(f"--config {path}: [compare] must be a table")
     unknown = sorted(set(data) - set(Settings.model_fields))
     if unknown:
-        raise ConfigError(f"--config {path}: unknown setting(s) {', '.join(unknown)}; see README 'Settings'")
+        raise ConfigError(f"--config {path}: unknown setting(s) {', '.join(unknown)}; see docs/reference.md")
     unknown = sorted(set(compare) - set(COMPARE_KEYS))
     if unknown:
         known = ", ".join(COMPARE_KEYS)

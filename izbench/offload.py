@@ -29,12 +29,10 @@ def inline(fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
 
 def worker_init() -> None:
     """A worker's initializer. One torch thread: workers run side by side and beside the model,
-    and more threads only fight over the cores (two 2-thread workers on 2 cores made a replay's
-    fits much slower). Results do not change with it: the fits' matrices are small (equal to
-    the bit at 150 points). A lower priority: the model, which every cell waits for, keeps the
-    cores and the fits take what it leaves idle (with the fits at equal priority, the default
-    compare's scoring took 639 s of model time instead of 509). Ctrl-C is the parent's to
-    handle (it stops the pool), so workers do not each print a traceback."""
+    and more threads only fight over the cores. Results do not change with it: the fits'
+    matrices are small. A lower priority: the model, which every cell waits for, keeps the cores
+    and the fits take what it leaves idle (docs/speed.md has the figures). Ctrl-C is the
+    parent's to handle (it stops the pool), so workers do not each print a traceback."""
     import os
     import signal
 

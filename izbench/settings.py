@@ -63,7 +63,7 @@ class Settings(BaseSettings):
     """How the scorer values an instruction: generate (greedy answer + task metric; the paper's
     protocol for API black boxes), likelihood (mean log-probability per token of the gold answer)
     or choice (best option by likelihood). The default is what measured instructions on the most
-    ``core`` tasks with the embedded black box (README, "Scoring")."""
+    ``core`` tasks with the embedded black box (docs/scoring.md)."""
     protocol: PromptProtocol = PromptProtocol.RAW
     """raw: the scorer's prompt as plain text (as APE prompted GPT-3); chat: inside the black
     box's chat template."""

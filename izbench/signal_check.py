@@ -72,8 +72,6 @@ def mismatched_pool(registry: TaskRegistry, spec: TaskSpec) -> dict[str, str]:
 
     The pool depends on the task alone, not on what else was selected: a verdict is stored
     under the set-up and the task, so it must be the same whichever ``--tasks`` produced it.
-    (Drawn from the selection, core/antonyms' reference - other was +1.46 under ``--tasks
-    core,ii`` and +0.70 under ``--tasks core``, and a later run overwrote the other's row.)
     """
     suites = [spec.suite] + ([] if spec.suite == "core" else ["core"])
     pool: dict[str, str] = {}

@@ -2,8 +2,9 @@
 
 A bar redraws in place, so a log (``make compare | tee log``, a CI job) would show nothing
 between the first line and the last. When stderr is not a terminal, each finished item (a
-comparison's cell, a signal check's task, a run's batch of candidates) prints one line with its
-seconds and the calls it made and had served, so a log shows the work moving.
+comparison's cell, a signal check's task, a run's candidate) prints one line with its seconds
+and the calls it made and had served, and what is happening meanwhile (a lockstep round) at
+most once every ``STATUS_EVERY`` seconds: cells in lockstep finish together near the end.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from izbench.cli._app import err_console
 
+STATUS_EVERY = 30.0
+"""Seconds between two status lines in a log."""
+
 
 class ItemProgress:
     """``total`` items: ``status`` says what happens now, ``done`` that one more item finished."""
@@ -23,6 +27,7 @@ class ItemProgress:
         self.total, self.label = total, label
         self.finished = 0
         self.began = time.perf_counter()
+        self._said = self.began
         self._bar: Progress | None = None
         if err_console.is_terminal:
             self._bar = Progress(
@@ -43,9 +48,18 @@ class ItemProgress:
             self._bar.stop()
 
     def status(self, text: str) -> None:
-        """What is happening now: the bar's text (a log gets finished items only)."""
+        """What is happening now: the bar's text, or now and then a line of a log."""
         if self._bar is not None:
             self._bar.update(self._task, description=f"{self.label} | {text}")
+            return
+        now = time.perf_counter()
+        if now - self._said >= STATUS_EVERY:
+            self._said = now
+            err_console.print(
+                f"{self.label} {self.finished}/{self.total} done, {now - self.began:.0f} s: {text}",
+                highlight=False,
+                markup=False,
+            )
 
     def done(self, item: str, seconds: float | None = None, made: int = 0, served: int = 0, note: str = "") -> None:
         """One more item finished: the bar advances, or a log gets its line."""

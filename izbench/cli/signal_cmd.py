@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from izbench.cli._app import app, console, err_console, registry_of
-from izbench.cli._options import ChoiceNormOption, PromptOption, ScoreOption, with_flags
+from izbench.cli._app import app, console, registry_of
+from izbench.cli._options import ChoiceNormOption, PromptOption, ScoreOption, report_skipped, with_flags
+from izbench.cli._progress import ItemProgress
 from izbench.cli._session import model_session
 
 if TYPE_CHECKING:
@@ -75,23 +76,21 @@ def signal_command(
     seed_list = parse_seeds(seeds)
     registry = registry_of(ctx)
     specs, skipped = registry.resolve(tasks)
-    for name, hint in skipped:
-        err_console.print(f"skipped {name}: no data here ({hint})", highlight=False)
+    report_skipped(skipped)
     results: list[SignalResult] = []
     with (
         model_session(ctx) as runtime,
         ResultStore.open(settings.store) as store,
-        Progress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-            console=err_console,
-        ) as progress,
-    ):  # fmt: skip
-        bar = progress.add_task("signal", total=len(specs))
+        ItemProgress(len(specs), "tasks") as progress,
+    ):
+        began, seen = time.perf_counter(), runtime.stats.counts()
 
         def done(spec: TaskSpec, result: SignalResult | str) -> None:
-            if isinstance(result, str):
-                err_console.print(f"skipped {spec.key}: {result}", highlight=False)
-            progress.advance(bar)
+            nonlocal began, seen
+            spent, seen = runtime.stats.since(seen), runtime.stats.counts()
+            verdict = result if isinstance(result, str) else f"measures: {'yes' if result.measures else 'no'}"
+            progress.done(spec.key, time.perf_counter() - began, spent.made, spent.served, note=verdict)
+            began = time.perf_counter()
 
         results = run_signal(runtime, registry, specs, seed_list, n_examples, on_task=done)
         store.put_signal(signal_setup(runtime), seed_list, [signal_row(r) for r in results])

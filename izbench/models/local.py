@@ -47,9 +47,8 @@ class LocalBackend:
         self._model_dir = model_dir
         self.batch_size = batch_size
         # A decode batch lasts until its longest row ends; with rows leaving as they finish,
-        # its last steps run a few rows at the cost of reading every weight. 160 instructions
-        # (a lockstep round) took 176 s in batches of 32, 100 s in two of 80 and 101 s in one
-        # of 160, with the same texts (a row's text does not depend on its batch).
+        # its last steps run a few rows at the cost of reading every weight, so decode batches
+        # are larger than scoring ones (docs/speed.md). A row's text does not depend on its batch.
         self._decode_batch_size = decode_batch_size
         self.share_prefixes = share_prefixes
         if loaded is not None:
