@@ -67,6 +67,7 @@ class Runtime:
             return LocalBackend(
                 batch_size=s.local_batch_size,
                 decode_batch_size=s.local_decode_batch_size,
+                batch_tokens=s.local_batch_tokens,
                 share_prefixes=s.local_share_prefixes,
                 model_dir=s.model_dir,
                 source=resolve(model),

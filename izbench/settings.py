@@ -57,6 +57,12 @@ class Settings(BaseSettings):
     """Rows it decodes together (instructions, sampled proposals, generated answers). A batch
     runs until its longest row ends, so fuller batches pay for the late, nearly empty steps
     fewer times; 96 rows of SmolLM2's ~250-token instruction prompts hold ~1.1 GB of KV cache."""
+    local_batch_tokens: int = Field(default=49152, ge=1)
+    """Token positions one batch of the in-process model may hold: rows x (the longest prompt +
+    the tokens a row may write). Its KV cache and activations grow with this, not with the row
+    count: 96 rows of 1,500-token prompts would hold 140k positions (6.5 GB of SmolLM2's KV
+    cache), so long prompts go in fewer rows. The default never binds on the ``core`` suite's
+    short prompts."""
     local_share_prefixes: bool = True
     """Compute a shared prompt prefix (the instruction) once per batch instead of once per row."""
     score: ScoreFunction = ScoreFunction.LIKELIHOOD

@@ -80,6 +80,30 @@ def recompute(settings: Settings, rerun: bool) -> bool:
     return rerun or settings.cache_mode in (CacheMode.REPLAY, CacheMode.REFRESH)
 
 
+def parse_seeds(text: str) -> list[int]:
+    """Seeds as a comma list of integers and ranges (``0-4``, ``0,2,5-7``), in the order given,
+    each once; or one line saying what is wrong."""
+    from izbench.errors import ConfigError
+
+    seeds: list[int] = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        first, dash, last = part.partition("-")
+        try:
+            low, high = int(first), int(last) if dash else int(first)
+        except ValueError:
+            raise ConfigError(
+                f"--seeds {text!r}: {part!r} is not a seed; use integers and ranges, e.g. 0-4 or 0,2,5-7"
+            ) from None
+        if high < low:
+            raise ConfigError(f"--seeds {text!r}: the range {part} runs backwards; write it as {high}-{low}")
+        seeds += [s for s in range(low, high + 1) if s not in seeds]
+    if not seeds:
+        raise ConfigError("--seeds: give at least one seed, e.g. 0 or 0-4")
+    return seeds
+
+
 def report_skipped(skipped: list[tuple[str, str]]) -> None:
     """One line per suite of selected tasks whose data is not here, with the fix."""
     by_suite: dict[tuple[str, str], list[str]] = {}

@@ -22,6 +22,7 @@ from izbench.cli._options import (
     TestOption,
     ValOption,
     chosen_profile,
+    parse_seeds,
     recompute,
     report_skipped,
     with_flags,
@@ -63,7 +64,7 @@ def compare_command(
     ctx: typer.Context,
     tasks: Annotated[str, typer.Option(help="all, a suite, or a comma list.")] = "core",
     methods: Annotated[str, typer.Option(help="Comma list of methods.")] = "instructzero,ape,uniform",
-    seeds: Annotated[str, typer.Option(help="Comma list of seeds.")] = "0",
+    seeds: Annotated[str, typer.Option(help="Seeds: a comma list of integers and ranges (0-4, 0,2,5-7).")] = "0",
     profile: ProfileOption = "default",
     budget: BudgetOption = None,
     n_validation: ValOption = None,
@@ -98,10 +99,7 @@ def compare_command(
     method_names = [m.strip() for m in methods.split(",") if m.strip()]
     for name in method_names:
         get_method(name)
-    try:
-        seed_list = [int(s) for s in seeds.split(",") if s.strip()]
-    except ValueError:
-        raise typer.BadParameter(f"--seeds {seeds!r}: use a comma list of integers") from None
+    seed_list = parse_seeds(seeds)
     chosen = chosen_profile(profile, budget, n_validation, n_test, scale, select)
     settings = with_flags(
         ctx, max_calls=max_calls, max_cost=max_cost, score=score, protocol=protocol, choice_norm=choice_norm
@@ -110,6 +108,16 @@ def compare_command(
     specs, skipped = registry.resolve(tasks)
     report_skipped(skipped)
     cells = [(m, s.key, seed) for s in specs for m in method_names for seed in seed_list]
+    anchors = _anchor_cells(registry, specs, method_names, seed_list)
+    if anchors:
+        named = sorted({m for m, _, _ in anchors})
+        err_console.print(
+            f"adding {len(anchors)} anchor cells ({', '.join(named)}: 0 and 1 of the normalized score, "
+            "one candidate each)",
+            highlight=False,
+            markup=False,
+        )
+        cells += anchors
     err_console.print(
         f"{len(cells)} cells: {len(specs)} tasks x {len(method_names)} methods x {len(seed_list)} seeds; "
         f"budget {chosen.budget}, validation {chosen.n_validation}, test {chosen.n_test}; "
@@ -145,6 +153,21 @@ def compare_command(
             markup=False,
         )  # fmt: skip
         raise typer.Exit(3)
+
+
+def _anchor_cells(
+    registry: TaskRegistry, specs: list[TaskSpec], methods: list[str], seeds: list[int]
+) -> list[Cell]:
+    """The cells a normalized score needs that the comparison lacks: ``empty`` (its 0) on every
+    task and ``human`` (its 1) on every task with a reference instruction."""
+    from izbench.report.seeds import ANCHORS
+
+    cells: list[Cell] = []
+    for spec in specs:
+        for anchor in ANCHORS:
+            if anchor not in methods and (anchor == "empty" or registry.references(spec)):
+                cells += [(anchor, spec.key, seed) for seed in seeds]
+    return cells
 
 
 def _projection(settings: Settings, registry: TaskRegistry, specs: list[TaskSpec], profile: Profile, per: int) -> str:

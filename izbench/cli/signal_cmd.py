@@ -10,24 +10,20 @@ import typer
 from rich.table import Table
 
 from izbench.cli._app import app, console, registry_of
-from izbench.cli._options import ChoiceNormOption, PromptOption, ScoreOption, report_skipped, with_flags
+from izbench.cli._options import (
+    ChoiceNormOption,
+    PromptOption,
+    ScoreOption,
+    parse_seeds,
+    report_skipped,
+    with_flags,
+)
 from izbench.cli._progress import ItemProgress
 from izbench.cli._session import model_session
 
 if TYPE_CHECKING:
     from izbench.signal_check import SignalResult
     from izbench.tasks.spec import TaskSpec
-
-
-def parse_seeds(seeds: str) -> list[int]:
-    """A comma list of integer seeds, or a one-line error."""
-    try:
-        parsed = [int(s) for s in seeds.split(",") if s.strip()]
-    except ValueError:
-        raise typer.BadParameter(f"--seeds {seeds!r}: use a comma list of integers") from None
-    if not parsed:
-        raise typer.BadParameter("--seeds: give at least one seed")
-    return parsed
 
 
 def signal_row(result: SignalResult) -> dict[str, object]:
@@ -61,7 +57,7 @@ def signal_table(results: list[SignalResult], title: str) -> Table:
 def signal_command(
     ctx: typer.Context,
     tasks: Annotated[str, typer.Option(help="all, a suite, or a comma list.")] = "core",
-    seeds: Annotated[str, typer.Option(help="Comma list of seeds (each draws its own examples).")] = "0",
+    seeds: Annotated[str, typer.Option(help="Seeds, each drawing its own examples: integers and ranges (0-4).")] = "0",
     n_examples: Annotated[int, typer.Option(min=2, help="Validation examples per task and seed.")] = 20,
     score: ScoreOption = None,
     protocol: PromptOption = None,

@@ -42,6 +42,7 @@ class LocalBackend:
         device: str = "cpu",
         dtype: str = "float32",
         decode_batch_size: int | None = None,
+        batch_tokens: int | None = None,
     ) -> None:
         self._loaded_model = loaded
         self._model_dir = model_dir
@@ -50,6 +51,8 @@ class LocalBackend:
         # its last steps run a few rows at the cost of reading every weight, so decode batches
         # are larger than scoring ones (docs/speed.md). A row's text does not depend on its batch.
         self._decode_batch_size = decode_batch_size
+        self.batch_tokens = batch_tokens
+        """Token positions a batch may hold (None: rows alone bound it; ``Settings.local_batch_tokens``)."""
         self.share_prefixes = share_prefixes
         if loaded is not None:
             source, device, dtype = loaded.info, loaded.device, loaded.dtype
@@ -70,6 +73,15 @@ class LocalBackend:
         """Rows decoded together: their own size when given, else ``batch_size`` (which a
         benchmark may change between runs)."""
         return self._decode_batch_size or self.batch_size
+
+    def _rows(self, size: int, lengths: Sequence[int], new_tokens: int = 0) -> int:
+        """Rows per batch: ``size``, or fewer where rows this long would hold more than
+        ``batch_tokens`` token positions (each row's prompt and what it may write), which is
+        what a batch's KV cache and activations grow with."""
+        if self.batch_tokens is None:
+            return size
+        longest = max(lengths, default=0) + new_tokens
+        return max(1, min(size, self.batch_tokens // max(1, longest)))
 
     @property
     def chat_template(self) -> bool:
@@ -229,10 +241,11 @@ class LocalBackend:
         ids = {i: head + tail for i, (head, tail) in parts.items()}
         # Each row keeps its continuation and the token before it as its own.
         own = {i: len(tail) + 1 if self.share_prefixes else len(ids[i]) for i, (_, tail) in parts.items()}
+        rows = self._rows(self.batch_size, [len(t) for t in ids.values()])
         batches = (
-            shared_prefix_batches(ids, self.batch_size)
+            shared_prefix_batches(ids, rows)
             if self.share_prefixes
-            else [[list(ids)[k : k + self.batch_size]] for k in range(0, len(ids), self.batch_size)]
+            else [[list(ids)[k : k + rows]] for k in range(0, len(ids), rows)]
         )
         for batch in batches:
             began = time.perf_counter()
@@ -279,14 +292,16 @@ class LocalBackend:
             embedded = {i: self.prompt_embeddings(requests[i]) for i in soft}
             # Rows of similar length share a batch: each batch pads to its longest row.
             soft.sort(key=lambda i: embedded[i].shape[0])
-            for chunk in even_pieces(soft, self.decode_batch_size):
+            rows = self._rows(self.decode_batch_size, [embedded[i].shape[0] for i in soft], params.max_new_tokens)
+            for chunk in even_pieces(soft, rows):
                 self._run(params, requests, chunk, [embedded[i] for i in chunk], None, out)
             ids = {i: self.token_ids(requests[i]) for i in members if requests[i].soft_prompt is None}
+            rows = self._rows(self.decode_batch_size, [len(t) for t in ids.values()], params.max_new_tokens)
             if not self.share_prefixes:
-                for chunk in even_pieces(list(ids), self.decode_batch_size):
+                for chunk in even_pieces(list(ids), rows):
                     self._run(params, requests, chunk, self._embed_many([ids[i] for i in chunk]), None, out)
                 continue
-            for batch in shared_prefix_batches(ids, self.decode_batch_size):
+            for batch in shared_prefix_batches(ids, rows):
                 self._run_shared(params, requests, {i: ids[i] for group in batch for i in group}, batch, out)
 
     def _run_shared(

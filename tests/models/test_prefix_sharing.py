@@ -63,3 +63,37 @@ def test_decoding_takes_its_own_batch_size_and_gives_the_same_texts(
     narrow = LocalBackend(loaded_model, batch_size=3).complete(requests)
     assert len(rows) > 1 and max(rows) <= 3
     assert [c.text for c in wide] == [c.text for c in narrow]  # type: ignore[union-attr]
+
+
+def test_a_token_budget_bounds_each_batch_and_changes_no_answer(
+    loaded_model: LoadedModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows x (longest prompt + tokens to write) stays within ``batch_tokens``: long prompts go
+    in fewer rows, with the same texts and the same scores."""
+    backend = LocalBackend(loaded_model, batch_size=16, decode_batch_size=16)
+    generate = _requests(max_tokens=12)
+    longest = max(len(backend.token_ids(r)) for r in generate) + 12
+    scoring = _requests(continuation=" 7", max_tokens=1)
+    free_text = [c.text for c in backend.complete(generate)]  # type: ignore[union-attr]
+    free_scores = [c.logprobs for c in backend.complete(scoring)]  # type: ignore[union-attr]
+    decoded: list[int] = []
+    scored: list[int] = []
+    decode, logprobs = local_module.decode, local_module.continuation_logprobs
+
+    def counted_decode(model: object, tokenizer: object, prompts: list[object], *args: object, **kw: object) -> object:
+        decoded.append(len(prompts))
+        return decode(model, tokenizer, prompts, *args, **kw)  # type: ignore[arg-type]
+
+    def counted_scores(model: object, prompts: list[object], *args: object, **kw: object) -> object:
+        scored.append(len(prompts))
+        return logprobs(model, prompts, *args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(local_module, "decode", counted_decode)
+    monkeypatch.setattr(local_module, "continuation_logprobs", counted_scores)
+    bounded = LocalBackend(loaded_model, batch_size=16, decode_batch_size=16, batch_tokens=3 * longest)
+    assert [c.text for c in bounded.complete(generate)] == free_text  # type: ignore[union-attr]
+    assert len(decoded) >= len(generate) // 3 and max(decoded) <= 3
+    for a, b in zip(bounded.complete(scoring), free_scores, strict=True):
+        assert a.logprobs == pytest.approx(b, abs=2e-4)  # type: ignore[union-attr]
+    longest_scored = max(sum(map(len, backend.scored_ids(r))) for r in scoring)
+    assert max(scored) <= 3 * longest // longest_scored < len(scoring)
