@@ -30,6 +30,13 @@ if TYPE_CHECKING:
 
 CONFIG_FORMAT = 4
 """Bump when the meaning of a run's configuration changes, so old runs are not reused."""
+SIGNAL_VERSION = 3
+"""Part of the set-up a signal verdict is stored under: bump when a change of the signal check
+can change a verdict, so `compare` never heeds a verdict of an old rule. 2: wrong instructions
+from the task's suite. 3: tasks without a human reference are checked against their own
+description, and under choice some instruction must beat the chance level."""
+SCORING_KEYS = ("score", "protocol", "scorer_template", "scorer_early_stop", "blackbox", "choice_norm")
+"""The parts of a cell's configuration that make up its scoring set-up."""
 IDENTITY_ONLY = ("task_identity", "method_identity")
 """Config keys that identify a cell but not its comparison group (cells of different tasks and
 methods under one configuration share a leaderboard)."""
@@ -79,6 +86,12 @@ def scoring_setup(runtime: Runtime) -> dict[str, Any]:
     if settings.score == "choice":
         setup["choice_norm"] = settings.choice_norm
     return setup
+
+
+def signal_setup(config: dict[str, Any]) -> dict[str, Any]:
+    """What a signal verdict is stored and looked up under: the scoring set-up of a cell's
+    configuration (or of ``scoring_setup``) and the signal rule's version."""
+    return {**{k: config[k] for k in SCORING_KEYS if k in config}, "signal": SIGNAL_VERSION}
 
 
 def cell_config(runtime: Runtime, profile: Profile) -> dict[str, Any]:

@@ -10,7 +10,12 @@ Per task, on the same validation examples:
 with ``r`` over the task's reference instructions, ``m`` over other tasks' references and ``s``
 the scorer's per-example score. Each difference gets a 95% paired bootstrap interval over the
 examples (pooled over seeds); the set-up "measures instructions" on the task when both intervals
-lie above zero.
+lie above zero. Under ``choice`` it must also beat guessing: the best-scoring of those
+instructions must have an accuracy whose interval over the examples lies above the chance level
+(an accuracy near chance whatever the instruction is noise, however the differences fall).
+
+A task without human-written instructions (a BIG-bench task) is checked against its own
+description or task prefix, which the registry gives as its reference.
 """
 
 from __future__ import annotations
@@ -18,9 +23,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from izbench.identity import scoring_setup
 from izbench.runtime import Runtime
 from izbench.seeding import derive_seed, rng_for
 from izbench.stats import Interval, bootstrap_mean
@@ -31,9 +34,6 @@ from izbench.tasks.splits import make_split
 
 MAX_REFERENCES = 5
 """Human annotations used per task (Instruction Induction has up to 10)."""
-SIGNAL_VERSION = 2
-"""Part of the set-up a verdict is stored under: bump when a change here can change a verdict,
-so `compare` never heeds a verdict of the old rule. 2: wrong instructions from the task's suite."""
 MISMATCHED = 3
 """Other tasks' references scored as wrong instructions."""
 
@@ -53,16 +53,15 @@ class SignalResult:
     vs_mismatched: Interval
     chance: float | None
     """Under choice scoring: the accuracy of a random option."""
+    vs_chance: Interval | None = None
+    """Under choice scoring: the best of the scored instructions' accuracy minus the chance level."""
 
     @property
     def measures(self) -> bool:
-        """Both paired differences are above zero with 95% confidence."""
-        return self.vs_empty.above_zero and self.vs_mismatched.above_zero
-
-
-def signal_setup(runtime: Runtime) -> dict[str, Any]:
-    """What a verdict is stored and looked up under: the scoring set-up and this rule's version."""
-    return {**scoring_setup(runtime), "signal": SIGNAL_VERSION}
+        """Both paired differences are above zero with 95% confidence (and, under choice, some
+        instruction beats guessing)."""
+        beats_chance = self.vs_chance is None or self.vs_chance.above_zero
+        return self.vs_empty.above_zero and self.vs_mismatched.above_zero and beats_chance
 
 
 def mismatched_pool(registry: TaskRegistry, spec: TaskSpec) -> dict[str, str]:
@@ -109,14 +108,22 @@ def check_task(
     d_mismatch: list[float] = []
     means: dict[str, list[float]] = {"reference": [], "empty": [], "mismatched": []}
     chances: list[float] = []
+    above_chance: dict[str, list[float]] = {}
+    """Per scored instruction, its per-example score minus the example's chance level."""
     n_mismatched = 0
     for seed in seeds:
         drawn = rng_for("signal-mismatch", spec.key, seed).sample(others, min(MISMATCHED, len(others)))
         mismatched = [pool[name] for name in drawn]
         n_mismatched = len(mismatched)
         examples = make_split(spec.key, data, seed, n_validation=n_examples).validation
-        scored = scorer.score_many([*references, "", *mismatched], examples)
+        instructions = [*references, "", *mismatched]
+        scored = scorer.score_many(instructions, examples)
         per_example = list(zip(*(s.scores for s in scored), strict=True))
+        if runtime.settings.score == "choice":
+            for instruction, s in zip(instructions, scored, strict=True):
+                above_chance.setdefault(instruction, []).extend(
+                    x - chance(e) for x, e in zip(s.scores, examples, strict=True)
+                )
         for row, example in zip(per_example, examples, strict=True):
             reference = statistics.fmean(row[: len(references)])
             empty = row[len(references)]
@@ -129,6 +136,10 @@ def check_task(
             if example.options:
                 chances.append(chance(example))
     seed = derive_seed("signal-bootstrap", spec.key)
+    vs_chance = None
+    if above_chance:
+        best = max(above_chance.values(), key=statistics.fmean)
+        vs_chance = bootstrap_mean(best, seed=seed + 2)
     return SignalResult(
         task=spec.key,
         n_examples=len(d_empty),
@@ -140,6 +151,7 @@ def check_task(
         vs_empty=bootstrap_mean(d_empty, seed=seed),
         vs_mismatched=bootstrap_mean(d_mismatch, seed=seed + 1),
         chance=statistics.fmean(chances) if runtime.settings.score == "choice" and chances else None,
+        vs_chance=vs_chance,
     )
 
 

@@ -24,7 +24,7 @@ from izbench.identity import RunKey, comparison_hash
 from izbench.results import Candidate, CellResult, MethodResult, Scored
 from izbench.tasks.types import Example
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 _SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS izbench_meta (key VARCHAR PRIMARY KEY, value VARCHAR);
@@ -74,7 +74,21 @@ ALTER TABLE candidates ADD COLUMN IF NOT EXISTS calls BIGINT;
 """Validation examples a candidate was scored on (halving drops some early) and the black-box
 calls the cell had asked for by then (the calls axis)."""
 
-MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3, 4: _SCHEMA_V4}
+_SCHEMA_V5 = """
+ALTER TABLE signal ADD COLUMN IF NOT EXISTS vs_chance DOUBLE;
+ALTER TABLE signal ADD COLUMN IF NOT EXISTS vs_chance_low DOUBLE;
+ALTER TABLE signal ADD COLUMN IF NOT EXISTS vs_chance_high DOUBLE;
+"""
+"""Under choice scoring: the best scored instruction's accuracy minus the chance level."""
+
+SIGNAL_COLUMNS = (
+    "setup_hash", "setup_json", "task", "seeds", "n_examples", "n_references", "n_mismatched", "reference_mean",
+    "empty_mean", "mismatched_mean", "vs_empty", "vs_empty_low", "vs_empty_high", "vs_mismatched",
+    "vs_mismatched_low", "vs_mismatched_high", "chance", "measures", "created_at", "vs_chance", "vs_chance_low",
+    "vs_chance_high",
+)  # fmt: skip
+
+MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3, 4: _SCHEMA_V4, 5: _SCHEMA_V5}
 """Schema version -> SQL that brings a store from the previous version to it."""
 
 
@@ -224,13 +238,13 @@ class ResultStore:
                     [setup_hash, r["task"], seed_text, r["n_examples"]],
                 )
                 self.db.execute(
-                    "INSERT INTO signal VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    f"INSERT INTO signal ({', '.join(SIGNAL_COLUMNS)}) VALUES ({', '.join('?' * len(SIGNAL_COLUMNS))})",
                     [
                         setup_hash, json.dumps(setup, sort_keys=True), r["task"], seed_text, r["n_examples"],
                         r["n_references"], r["n_mismatched"], r["reference_mean"], r["empty_mean"],
                         r["mismatched_mean"], r["vs_empty"], r["vs_empty_low"], r["vs_empty_high"],
                         r["vs_mismatched"], r["vs_mismatched_low"], r["vs_mismatched_high"], r["chance"],
-                        r["measures"], _now(),
+                        r["measures"], _now(), r.get("vs_chance"), r.get("vs_chance_low"), r.get("vs_chance_high"),
                     ],
                 )  # fmt: skip
             self.db.commit()

@@ -90,10 +90,8 @@ def compare_command(
 ) -> None:
     """Run every (method, task, seed) cell into the store and print a leaderboard."""
     from izbench.executors import Grid, run_grid
+    from izbench.identity import scoring_setup, signal_setup
     from izbench.methods import get_method
-    from izbench.report import build_leaderboard
-    from izbench.report.render import leaderboard_table
-    from izbench.signal_check import signal_setup
     from izbench.store import ResultStore
 
     method_names = [m.strip() for m in methods.split(",") if m.strip()]
@@ -130,7 +128,7 @@ def compare_command(
         ResultStore.open(settings.store) as store,
         ItemProgress(len(cells), "cells") as progress,
     ):
-        verdicts = store.signal_verdicts(signal_setup(runtime))
+        verdicts = store.signal_verdicts(signal_setup(scoring_setup(runtime)))
         blind = [s.key for s in specs if verdicts.get(s.key) is False]
         if blind:
             err_console.print(
@@ -144,8 +142,7 @@ def compare_command(
     if outcome.reused:
         err_console.print(f"{outcome.reused} cells read back from the store (--rerun recomputes them)")
     if outcome.results:
-        table = leaderboard_table(build_leaderboard(outcome.results))
-        console.print(table.rich("test score (mean over seeds [95% interval])"))
+        _print_leaderboard(outcome.results, verdicts, tasks)
     err_console.print(f"store: {settings.store}", highlight=False, markup=False)
     if outcome.stopped is not None:
         err_console.print(
@@ -153,6 +150,28 @@ def compare_command(
             markup=False,
         )  # fmt: skip
         raise typer.Exit(3)
+
+
+def _print_leaderboard(results: list[CellResult], verdicts: dict[str, bool], tasks: str) -> None:
+    """The seed-level headline (normalized aggregates over runs), what it rests on, the
+    probabilities of improvement, the per-task raw scores, and the command that runs the seeds
+    the comparison would need to resolve its closest pair."""
+    from izbench.report.aggregate import section
+    from izbench.report.render import headline_table, improvement_table, leaderboard_table, seed_notes
+    from izbench.report.seeds import fill_command
+
+    part = section("comparison", "", results, verdicts)
+    stats = part.stats
+    if stats.aggregates:
+        console.print(headline_table(stats).rich("normalized test score over runs (task x seed) [95% interval]"))
+        for note in seed_notes(stats):
+            console.print(f"- {note}", highlight=False, markup=False)
+        if stats.improvement:
+            console.print(improvement_table(stats).rich("probability of improvement"))
+    console.print(leaderboard_table(part.board).rich("per task: raw test score (mean over seeds [95% interval])"))
+    command = fill_command(stats.normalized, stats, tasks)
+    if command:
+        err_console.print(f"to resolve every pair (80% power): {command}", highlight=False, markup=False)
 
 
 def _anchor_cells(

@@ -35,6 +35,11 @@ def report_command(
     err_console.print(f"report: {out / 'index.html'}", highlight=False)
 
 
+class Check(StrEnum):
+    EXACT = "exact"
+    STATISTICAL = "statistical"
+
+
 class FailOn(StrEnum):
     CHANGE = "change"
     WORSE = "worse"
@@ -51,12 +56,24 @@ def regress_command(
             help="change: any metric moved (a replay must reproduce all); worse: only score drops and call rises."
         ),
     ] = FailOn.CHANGE,
+    check: Annotated[
+        Check,
+        typer.Option(
+            help="exact: every cell's metrics, as a replay must reproduce them; statistical: each method's "
+            "seed-level standing against its baseline's, for a change that alters what a method proposes."
+        ),
+    ] = Check.EXACT,
 ) -> None:
-    """Compare the store with a baseline; exit 1 when a cell is missing or a metric moved (--fail-on)."""
+    """Compare the store with a baseline; exit 1 on a regression (exact: a missing cell or a moved metric,
+    per --fail-on; statistical: a method whose IQM fell below its baseline's interval, or whose runs lose to
+    its baseline's with P < 0.5 beyond doubt)."""
     from izbench.report import load_cells
     from izbench.report.regress import compare, load_baseline
     from izbench.store import ResultStore
 
+    if check is Check.STATISTICAL:
+        _statistical(ctx, baseline)
+        return
     base = load_baseline(baseline)
     with ResultStore.open(settings_of(ctx).store, read_only=True) as store:
         cells = load_cells(store)
@@ -74,6 +91,38 @@ def regress_command(
         highlight=False,
     )
     if regressions or (moved and fail_on is FailOn.CHANGE):
+        raise typer.Exit(1)
+
+
+def _statistical(ctx: typer.Context, baseline: Path) -> None:
+    """The statistical check: one line per method and configuration, exit 1 on a regression."""
+    from izbench.report import sections
+    from izbench.report.regress import statistical
+    from izbench.store import ResultStore
+
+    try:
+        saved = json.loads(baseline.read_text())
+        saved["sections"], saved["cells"]  # noqa: B018 - what the check reads
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ConfigError(f"{baseline} is not an izbench results.json with seed statistics ({error})") from None
+    with ResultStore.open(settings_of(ctx).store, read_only=True) as store:
+        parts = sections(store)
+    drifts = statistical(saved, parts)
+    if not drifts:
+        raise ConfigError(
+            f"{baseline} and the store share no configuration with normalized scores; run the same compare first"
+        )
+    for d in drifts:
+        kind = "REGRESSION" if d.regression else "improved" if d.improved else "same"
+        console.print(
+            f"{kind}: {d.method} (config {d.comparison_hash}): IQM {d.current:.3f} against baseline "
+            f"{d.baseline.text()}; P(now > baseline) {d.improvement.text()}",
+            highlight=False,
+            markup=False,
+        )
+    regressions = [d for d in drifts if d.regression]
+    console.print(f"{len(drifts)} methods checked, {len(regressions)} regressions", highlight=False)
+    if regressions:
         raise typer.Exit(1)
 
 

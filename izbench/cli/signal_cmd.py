@@ -7,7 +7,6 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
 from izbench.cli._app import app, console, registry_of
 from izbench.cli._options import (
@@ -28,29 +27,16 @@ if TYPE_CHECKING:
 
 def signal_row(result: SignalResult) -> dict[str, object]:
     """The store's row of one result."""
-    row = {k: v for k, v in asdict(result).items() if k not in ("vs_empty", "vs_mismatched")}
-    for name in ("vs_empty", "vs_mismatched"):
+    intervals = ("vs_empty", "vs_mismatched", "vs_chance")
+    row = {k: v for k, v in asdict(result).items() if k not in intervals}
+    for name in intervals:
         interval = getattr(result, name)
-        row |= {name: interval.mean, f"{name}_low": interval.low, f"{name}_high": interval.high}
+        row |= {
+            name: None if interval is None else interval.mean,
+            f"{name}_low": None if interval is None else interval.low,
+            f"{name}_high": None if interval is None else interval.high,
+        }
     return row | {"measures": result.measures}
-
-
-def signal_table(results: list[SignalResult], title: str) -> Table:
-    table = Table(title=title)
-    table.add_column("task", no_wrap=True)
-    for column in ("ref", "empty", "other", "ref-empty [95%]", "ref-other [95%]"):
-        table.add_column(column, justify="right", no_wrap=True)
-    if any(r.chance is not None for r in results):
-        table.add_column("chance", justify="right")
-    table.add_column("measures")
-    for r in results:
-        cells = [r.task, f"{r.reference_mean:.3f}", f"{r.empty_mean:.3f}", f"{r.mismatched_mean:.3f}"]
-        cells += [r.vs_empty.text(digits=2), r.vs_mismatched.text(digits=2)]
-        if any(x.chance is not None for x in results):
-            cells.append("-" if r.chance is None else f"{r.chance:.3f}")
-        cells.append("[green]yes[/green]" if r.measures else "[red]no[/red]")
-        table.add_row(*cells)
-    return table
 
 
 @app.command("signal")
@@ -65,7 +51,8 @@ def signal_command(
 ) -> None:
     """Score each task's reference instructions ('ref'), no instruction and other tasks' instructions on the
     same examples, and say whether the set-up tells them apart (stored; `izbench report` shows it)."""
-    from izbench.signal_check import run_signal, signal_setup
+    from izbench.identity import scoring_setup, signal_setup
+    from izbench.signal_check import run_signal
     from izbench.store import ResultStore
 
     settings = with_flags(ctx, score=score, protocol=protocol, choice_norm=choice_norm)
@@ -89,11 +76,14 @@ def signal_command(
             began = time.perf_counter()
 
         results = run_signal(runtime, registry, specs, seed_list, n_examples, on_task=done)
-        store.put_signal(signal_setup(runtime), seed_list, [signal_row(r) for r in results])
+        store.put_signal(signal_setup(scoring_setup(runtime)), seed_list, [signal_row(r) for r in results])
     title = (
         f"signal check: --score {settings.score} --protocol {settings.protocol}, black box {settings.blackbox}, "
         f"seeds {seeds}, {n_examples} examples each"
     )
-    console.print(signal_table(results, title))
+    from izbench.report.render import signal_table
+
+    rows = [signal_row(r) | {"seeds": ",".join(map(str, seed_list))} for r in results]
+    console.print(signal_table(rows).rich(title))
     yes = sum(r.measures for r in results)
     console.print(f"measures instructions on {yes} of {len(results)} tasks", highlight=False)

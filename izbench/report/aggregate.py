@@ -19,7 +19,8 @@ from typing import Any
 
 from scipy import stats
 
-from izbench.identity import comparison_hash
+from izbench.identity import comparison_hash, signal_setup
+from izbench.report.seeds import SeedStatistics, normalize, seed_statistics
 from izbench.results import CellResult
 from izbench.stats import bootstrap_mean
 from izbench.store import ResultStore
@@ -52,9 +53,11 @@ def calls_curve(cell: CellResult) -> tuple[tuple[int, float], ...]:
     return tuple(points)
 
 
-def cell_record(cell: CellResult) -> dict[str, Any]:
-    """One machine-readable record per cell (``results.json``)."""
+def cell_record(cell: CellResult, normalized: float | None = None) -> dict[str, Any]:
+    """One machine-readable record per cell (``results.json``), with its normalized test score
+    where its task has one."""
     return {
+        "normalized": normalized,
         "run_id": cell.run_id,
         "method": cell.method,
         "task": cell.task,
@@ -100,6 +103,14 @@ class Section:
     comparison_hash: str
     cells: list[CellResult]
     board: Leaderboard
+    stats: SeedStatistics
+    """The seed-level statistics the leaderboard leads with."""
+
+
+def section(title: str, comparison: str, cells: list[CellResult], verdicts: dict[str, bool] | None = None) -> Section:
+    """One configuration's leaderboard and seed-level statistics (``verdicts``: the stored signal
+    check of its set-up, per task)."""
+    return Section(title, comparison, cells, build_leaderboard(cells), seed_statistics(normalize(cells, verdicts)))
 
 
 def sections(store: ResultStore) -> list[Section]:
@@ -110,7 +121,10 @@ def sections(store: ResultStore) -> list[Section]:
         by_config.setdefault(cell.comparison_hash, []).append(cell)
     ordered = sorted(by_config.items(), key=lambda kv: (-len(kv[1]), kv[0]))
     return [
-        Section(f"{config_title(configs[h])} (config {h})", h, cells, build_leaderboard(cells)) for h, cells in ordered
+        section(
+            f"{config_title(configs[h])} (config {h})", h, cells, store.signal_verdicts(signal_setup(configs[h]))
+        )
+        for h, cells in ordered
     ]
 
 

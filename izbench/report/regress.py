@@ -1,4 +1,8 @@
-"""Regression check: the store's cells against a saved ``results.json``.
+"""Regression checks: the store's cells against a saved ``results.json``.
+
+Two checks. **Exact** (``compare``): a replay must reproduce every metric of every cell.
+**Statistical** (``statistical``): after a change that legitimately alters a method's proposals,
+each method's seed-level standing is compared with its baseline's (``Drift``).
 
 A cell regresses when its validation or test score, or the black-box calls it spent, moved by
 more than the tolerance (exact by default: a replayed run must reproduce every metric) or when
@@ -14,7 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from izbench.errors import ConfigError
+from izbench.report.aggregate import Section
+from izbench.report.seeds import Estimate, intervals, probability_of_improvement
 from izbench.results import CellResult
 
 
@@ -69,3 +77,73 @@ def compare(baseline: dict[CellKey, dict[str, Any]], cells: list[CellResult], to
             if now is None or then is None or abs(now - float(then)) > tolerance:
                 moved.append(Moved(key, metric, then, now))
     return moved
+
+
+@dataclass(frozen=True)
+class Drift:
+    """A method's seed-level standing now against its baseline, under one configuration.
+
+    A regression: its IQM fell below the baseline's 95% interval, or the probability that one
+    of its runs beats one of its baseline's runs is below 0.5 with the interval excluding 0.5.
+    This is the check for a change that legitimately alters what a method proposes, where the
+    exact check (a replay moves nothing) cannot apply.
+    """
+
+    method: str
+    comparison_hash: str
+    baseline: Estimate
+    """The baseline's IQM of the normalized score, with its interval."""
+    current: float
+    """The IQM now, on the same tasks."""
+    improvement: Estimate
+    """P(a run now beats a baseline run)."""
+
+    @property
+    def regression(self) -> bool:
+        return self.current < self.baseline.low or self.improvement.high < 0.5
+
+    @property
+    def improved(self) -> bool:
+        return self.current > self.baseline.high or self.improvement.low > 0.5
+
+
+def _runs(cells: list[dict[str, Any]], method: str, tasks: list[str], seeds: list[int]) -> np.ndarray:
+    """A method's (seeds, tasks) normalized scores from results.json records."""
+    by_cell = {(c["method"], c["task"], int(c["seed"])): c.get("normalized") for c in cells}
+    values = [[by_cell.get((method, t, s)) for t in tasks] for s in seeds]
+    if any(v is None for row in values for v in row):
+        return np.empty((0, len(tasks)))
+    return np.array(values, dtype=float)
+
+
+def statistical(baseline: dict[str, Any], sections: list[Section]) -> list[Drift]:
+    """Every method of every configuration the baseline and the store share, as a ``Drift``."""
+    from rliable import metrics
+
+    by_hash = {s["comparison_hash"]: s for s in baseline.get("sections", [])}
+    drifts = []
+    for part in sections:
+        base = by_hash.get(part.comparison_hash)
+        if base is None:
+            continue
+        now = part.stats.normalized
+        tasks = [t for t in base["tasks"] if t in now.tasks]
+        for method in sorted(set(base["aggregates"]) & set(now.scores)):
+            then = _runs(baseline["cells"], method, tasks, base["seeds"])
+            current = now.scores[method][:, [now.tasks.index(t) for t in tasks]]
+            if not len(then) or not len(current) or not tasks:
+                continue
+            point, interval = intervals(
+                {"now": (current, then)}, probability_of_improvement, task_bootstrap=min(len(then), len(current)) < 2
+            )
+            iqm = base["aggregates"][method]["IQM"]
+            drifts.append(
+                Drift(
+                    method,
+                    part.comparison_hash,
+                    Estimate(iqm["value"], iqm["low"], iqm["high"]),
+                    float(metrics.aggregate_iqm(current)),
+                    Estimate(float(point["now"][0]), float(interval["now"][0][0]), float(interval["now"][1][0])),
+                )
+            )
+    return drifts

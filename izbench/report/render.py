@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from izbench.report.aggregate import Leaderboard, Section, calls_curve, cell_record, curve
+from izbench.report.aggregate import Leaderboard, Section, cell_record
+from izbench.report.plots import calls_png, cd_png, curves_png, improvement_png, intervals_png, profile_png
+from izbench.report.seeds import AGGREGATES, SeedStatistics
 from izbench.report.table import TextTable
-from izbench.results import CellResult
-
-if TYPE_CHECKING:
-    from matplotlib.figure import Figure
 
 
 def _fmt(value: float | None) -> str:
@@ -72,91 +69,87 @@ def pairwise_table(board: Leaderboard) -> TextTable:
     return TextTable(header, rows, right=frozenset({1, 4}))
 
 
-def leaderboard_markdown(board: Leaderboard, title: str = "Leaderboard", level: int = 2) -> str:
-    """One configuration's leaderboard and paired comparisons, under a heading of ``level``."""
+def headline_table(stats: SeedStatistics) -> TextTable:
+    """Per method, the aggregates of the normalized score over runs (task, seed) with their 95%
+    stratified-bootstrap intervals, and the average rank; best IQM first."""
+    methods = sorted(stats.aggregates, key=lambda m: -stats.aggregates[m]["IQM"].value)
+    rows = [
+        [m, *(stats.aggregates[m][name].text() for name in AGGREGATES), f"{stats.ranks.get(m, float('nan')):.2f}"]
+        for m in methods
+    ]
+    header = ["method", *(f"{name} [95%]" for name in AGGREGATES), "average rank"]
+    return TextTable(header, rows, right=frozenset(range(1, len(header))))
+
+
+def improvement_table(stats: SeedStatistics) -> TextTable:
+    """P(A > B) for every pair, and the seeds per task that would resolve A - B."""
+    rows = []
+    for (a, b), e in stats.improvement.items():
+        needed = stats.seeds_needed.get((a, b))
+        rows.append([f"{a} vs {b}", e.text(), "-" if needed is None else str(needed)])
+    return TextTable(["A vs B", "P(A > B) [95%]", "seeds per task to resolve A - B"], rows, right=frozenset({1, 2}))
+
+
+def seed_notes(stats: SeedStatistics) -> list[str]:
+    """What the headline rests on, in sentences: runs, anchors, what was left out, the tests."""
+    n = stats.normalized
+    notes = [
+        f"Normalized test score per run (task, seed): 0 = no instruction, 1 = the task's reference "
+        f"instruction on the same split. {len(n.tasks)} tasks x {len(n.seeds)} seeds = {stats.blocks} runs per method."
+    ]
+    if n.single_seed:
+        notes.append(
+            "One seed per task: seed-to-seed variance is unmeasured, so the intervals resample tasks only and "
+            "say nothing of how another seed would rank the methods. Run more seeds (--seeds 0-4)."
+        )
+    else:
+        notes.append("Intervals: stratified bootstrap, runs resampled within each task.")
+    scaled = sorted(t for t, kind in n.anchor.items() if kind != "reference" and t in n.tasks)
+    if scaled:
+        notes.append(f"Without a reference, scaled by the best test score in the comparison: {', '.join(scaled)}.")
+    for task, why in sorted(n.left_out.items()):
+        notes.append(f"Left out of the aggregates: {task}: {why}.")
+    if n.missing:
+        notes.append(f"{len(n.missing)} cells are missing; seeds without every cell are left out of the aggregates.")
+    if stats.friedman is not None and stats.critical_difference is not None:
+        chi2, p = stats.friedman
+        grouped = "; ".join("{" + ", ".join(g) + "}" for g in stats.groups) or "none (every pair apart)"
+        notes.append(
+            f"Friedman test over {stats.blocks} blocks: chi2 {chi2:.2f}, p {p:.3g}. Nemenyi critical difference "
+            f"{stats.critical_difference:.2f}; groups not told apart: {grouped}."
+        )
+    return notes
+
+
+def section_markdown(section: Section, level: int = 2) -> str:
+    """One configuration: the seed-level headline, then the per-task table, then the per-example
+    detail (labelled as such: it never resamples which instruction a run found)."""
     h = "#" * level
-    parts = [
-        f"{h} {title}\n",
-        "Test score per task (mean over seeds, 95% t-interval when there are several seeds).\n",
+    stats, board = section.stats, section.board
+    parts = [f"{h} {section.title}\n"]
+    if stats.aggregates:
+        parts += [headline_table(stats).markdown(), *(f"- {note}" for note in seed_notes(stats)), ""]
+        if stats.improvement:
+            parts += [f"{h}# Probability of improvement\n", improvement_table(stats).markdown()]
+    parts += [
+        f"{h}# Per task: raw test score (mean over seeds, 95% t-interval when there are several)\n",
         leaderboard_table(board).markdown(),
     ]
     if board.pairwise:
-        parts += [f"{h}# Paired comparisons (test examples, same task and seed)\n", pairwise_table(board).markdown()]
+        parts += [
+            f"{h}# Detail: paired test examples within cells\n",
+            "Examples within a task share the one instruction a run found, so these intervals are not the "
+            "ranking's: they do not resample runs.\n",
+            pairwise_table(board).markdown(),
+        ]
     return "\n".join(parts)
 
 
-def _curves_png(cells: list[CellResult], board: Leaderboard) -> bytes:
-    fig, ax = _figure(3.6)
-    for method in board.methods:
-        curves = [curve(c) for c in cells if c.method == method and curve(c)]
-        if not curves:
-            continue
-        length = max(len(c) for c in curves)
-        padded = [list(c) + [c[-1]] * (length - len(c)) for c in curves]
-        mean = [sum(col) / len(col) for col in zip(*padded, strict=True)]
-        ax.plot(range(1, length + 1), mean, marker="o", markersize=3, label=method)
-    return _progress_png(fig, ax, "distinct candidates scored (queries)", "queries")
-
-
-def _calls_png(cells: list[CellResult], board: Leaderboard) -> bytes | None:
-    """Best validation score versus black-box calls, per method (each cell's steps, then the
-    mean over cells at each call count); None when no cell recorded its calls."""
-    fig, ax = _figure(3.6)
-    drawn = False
-    for method in board.methods:
-        curves = [calls_curve(c) for c in cells if c.method == method and calls_curve(c)]
-        if not curves:
-            continue
-        grid = sorted({x for curve_ in curves for x, _ in curve_})
-        mean = []
-        for x in grid:
-            # Each cell's best so far at x: its last point at or before x (its first point before it).
-            at = [max((p for p in curve_ if p[0] <= x), default=curve_[0])[1] for curve_ in curves]
-            mean.append(sum(at) / len(at))
-        ax.step(grid, mean, where="post", label=method)
-        drawn = True
-    if not drawn:
-        return None
-    return _progress_png(fig, ax, "black-box calls asked for (served or made)", "black-box calls")
-
-
-def _progress_png(fig: Figure, ax: Any, xlabel: str, per: str) -> bytes:
-    """Label a best-so-far plot (validation score against ``xlabel``) and render it."""
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel("best validation score so far")
-    ax.set_title(f"score versus {per} (mean over tasks and seeds)")
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    return _png(fig)
-
-
-def _bars_png(board: Leaderboard) -> bytes:
-    fig, ax = _figure(3.2)
-    ax.bar(board.methods, [board.average[m] for m in board.methods], color="#4c72b0")
-    ax.set_ylabel("average test score")
-    ax.set_title("leaderboard")
-    ax.tick_params(axis="x", labelrotation=20)
-    return _png(fig)
-
-
-def _figure(height: float) -> tuple[Figure, Any]:
-    """A figure drawn off screen, without pyplot's global state (imported only when plotting)."""
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(6, height), dpi=100)
-    return fig, fig.subplots()
-
-
-def _png(fig: Figure) -> bytes:
-    buffer = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buffer, format="png")
-    return buffer.getvalue()
-
-
-def _html_section(board: Leaderboard, images: dict[str, bytes], title: str, suffix: str) -> str:
-    """One configuration's leaderboard, plots, paired comparisons and best instructions."""
+def _html_section(section: Section, images: dict[str, bytes], suffix: str) -> str:
+    """One configuration: the seed-level headline and its figures, the per-task table, the
+    per-example detail and the best instructions."""
     esc = html.escape
+    board, stats = section.board, section.stats
     best = TextTable(
         ["task", "method", "instruction"],
         [
@@ -170,10 +163,19 @@ def _html_section(board: Leaderboard, images: dict[str, bytes], title: str, suff
         f'<figure><img alt="{esc(name)}" src="data:image/png;base64,{base64.b64encode(data).decode()}"></figure>'
         for name, data in images.items()
     )
-    return f"""<h2>{esc(title)}</h2>
-{leaderboard_table(board).html(f"leaderboard{suffix}")}
+    headline = ""
+    if stats.aggregates:
+        notes = "".join(f"<li>{esc(n)}</li>" for n in seed_notes(stats))
+        headline = (
+            f"{headline_table(stats).html(f'headline{suffix}')}<ul>{notes}</ul>"
+            f"<h3>Probability of improvement</h3>{improvement_table(stats).html(f'improvement{suffix}')}"
+        )
+    return f"""<h2>{esc(section.title)}</h2>
+{headline}
 {pictures}
-<h3>Paired comparisons</h3>
+<h3>Per task: raw test score</h3>
+{leaderboard_table(board).html(f"leaderboard{suffix}")}
+<h3>Detail: paired test examples within cells</h3>
 {pairwise_table(board).html(f"pairwise{suffix}")}
 <h3>Best instruction per task and method</h3>
 {best.html(f"best{suffix}")}
@@ -207,18 +209,25 @@ def _setup_title(setup_json: str) -> str:
 
 
 SIGNAL_COLUMNS = ("task", "seeds", "examples", "reference", "empty", "mismatched", "ref - empty [95%]",
-                  "ref - mismatched [95%]", "chance", "measures instructions")  # fmt: skip
+                  "ref - mismatched [95%]", "chance", "best - chance [95%]", "measures instructions")  # fmt: skip
 
 
 def _signal_cells(row: dict[str, Any]) -> list[str]:
     def interval(name: str) -> str:
+        if row.get(name) is None:
+            return "-"
         return f"{row[name]:+.3f} [{row[name + '_low']:+.3f}, {row[name + '_high']:+.3f}]"
 
     return [
         row["task"], row["seeds"], str(row["n_examples"]), f"{row['reference_mean']:.3f}", f"{row['empty_mean']:.3f}",
         f"{row['mismatched_mean']:.3f}", interval("vs_empty"), interval("vs_mismatched"), _fmt(row["chance"]),
-        "yes" if row["measures"] else "no",
+        interval("vs_chance"), "yes" if row["measures"] else "no",
     ]  # fmt: skip
+
+
+def signal_table(rows: list[dict[str, Any]]) -> TextTable:
+    """The signal check's rows (as the store keeps them) as one table."""
+    return TextTable(list(SIGNAL_COLUMNS), [_signal_cells(r) for r in rows], right=frozenset({2, 3, 4, 5, 8}))
 
 
 def _signal_groups(rows: list[dict[str, Any]]) -> dict[str, TextTable]:
@@ -227,8 +236,8 @@ def _signal_groups(rows: list[dict[str, Any]]) -> dict[str, TextTable]:
     for row in rows:
         groups.setdefault(_setup_title(row["setup_json"]), []).append(row)
     return {
-        f"{title}: measures instructions on {sum(bool(r['measures']) for r in group)} of {len(group)} tasks": TextTable(
-            list(SIGNAL_COLUMNS), [_signal_cells(r) for r in group], right=frozenset({2, 3, 4, 5, 8})
+        f"{title}: measures instructions on {sum(bool(r['measures']) for r in group)} of {len(group)} tasks": (
+            signal_table(group)
         )
         for title, group in groups.items()
     }
@@ -258,12 +267,25 @@ def signal_html(rows: list[dict[str, Any]]) -> str:
     return "\n".join(parts)
 
 
+def figures(section: Section) -> dict[str, bytes]:
+    """The section's figures by name (those with nothing to show are left out)."""
+    stats = section.stats
+    drawn: dict[str, bytes | None] = {}
+    if stats.aggregates:
+        drawn |= {"intervals": intervals_png(stats), "profile": profile_png(stats), "cd": cd_png(stats)}
+        if stats.improvement:
+            drawn["improvement"] = improvement_png(stats)
+    drawn |= {"curves": curves_png(section.cells, section.board), "calls": calls_png(section.cells, section.board)}
+    return {name: data for name, data in drawn.items() if data is not None}
+
+
 def write_report(sections: list[Section], out: Path, signal: list[dict[str, Any]] | None = None) -> list[Path]:
     """Write every report file into ``out``; returns the paths written.
 
     Each configuration gets its own leaderboard (cells of different configurations are never
-    averaged together); with one configuration the plots are ``curves.png`` and
-    ``leaderboard.png``, with several they carry the configuration's hash.
+    averaged together); with several configurations the figures' names carry the
+    configuration's hash. ``results.json`` holds every cell (with its normalized score) and
+    each configuration's seed-level statistics.
     """
     out.mkdir(parents=True, exist_ok=True)
     signal = signal or []
@@ -272,26 +294,34 @@ def write_report(sections: list[Section], out: Path, signal: list[dict[str, Any]
     if len(sections) > 1:
         markdown.append(
             f"The store holds {len(sections)} configurations; each has its own leaderboard, and cells of "
-            "different configurations are never averaged together."
+            "different configurations are never averaged together.\n"
         )
     pages = []
-    for k, section in enumerate(sections):
-        suffix = "" if len(sections) == 1 else f"-{section.comparison_hash}"
-        images = {"curves": _curves_png(section.cells, section.board), "leaderboard": _bars_png(section.board)}
-        calls_png = _calls_png(section.cells, section.board)
-        if calls_png is not None:
-            images["calls"] = calls_png
+    records = []
+    for k, part in enumerate(sections):
+        suffix = "" if len(sections) == 1 else f"-{part.comparison_hash}"
+        images = figures(part)
         for name, data in images.items():
             path = out / f"{name}{suffix}.png"
             path.write_bytes(data)
             written.append(path)
-        markdown.append(leaderboard_markdown(section.board, section.title))
-        pages.append(_html_section(section.board, images, section.title, "" if k == 0 else suffix))
+        markdown.append(section_markdown(part))
+        pages.append(_html_section(part, images, "" if k == 0 else suffix))
+        records.append({"title": part.title, "comparison_hash": part.comparison_hash, **part.stats.as_dict()})
     (out / "leaderboard.md").write_text("\n".join(markdown) + signal_markdown(signal))
     (out / "index.html").write_text(_html_page("\n".join(pages) + signal_html(signal)))
-    cells = [c for section in sections for c in section.cells]
-    ordered = sorted(cells, key=lambda c: (c.comparison_hash, c.task, c.method, c.seed))
-    results = {"cells": [cell_record(c) for c in ordered]}
+    normalized = {
+        (part.comparison_hash, *key): value
+        for part in sections
+        for key, value in part.stats.normalized.per_cell.items()
+    }
+    cells = sorted(
+        (c for part in sections for c in part.cells), key=lambda c: (c.comparison_hash, c.task, c.method, c.seed)
+    )
+    results = {
+        "sections": records,
+        "cells": [cell_record(c, normalized.get((c.comparison_hash, c.method, c.task, c.seed))) for c in cells],
+    }
     (out / "results.json").write_text(json.dumps(results, indent=1, sort_keys=True))
     written += [out / "leaderboard.md", out / "index.html", out / "results.json"]
     return written

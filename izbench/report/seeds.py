@@ -204,7 +204,7 @@ def _seeded_bootstraps() -> tuple[type, type]:
     return Stratified, Independent
 
 
-def _intervals(
+def intervals(
     scores: dict[str, Any], func: Callable[..., np.ndarray], task_bootstrap: bool
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Point estimates and 95% percentile intervals of ``func`` for each entry of ``scores`` (an
@@ -276,7 +276,7 @@ def seed_statistics(normalized: Normalized) -> SeedStatistics:
     n = normalized
     if not n.methods or not n.tasks or not n.seeds:
         return out
-    point, interval = _intervals(n.scores, _aggregate, task_bootstrap=n.single_seed)
+    point, interval = intervals(n.scores, _aggregate, task_bootstrap=n.single_seed)
     for m in n.methods:
         out.aggregates[m] = {
             name: Estimate(float(point[m][k]), float(interval[m][0][k]), float(interval[m][1][k]))
@@ -285,7 +285,7 @@ def seed_statistics(normalized: Normalized) -> SeedStatistics:
     order = sorted(n.methods, key=lambda m: -out.aggregates[m]["IQM"].value)
     pairs = [(a, b) for i, a in enumerate(order) for b in order[i + 1 :]]
     if pairs:
-        point, interval = _intervals(
+        point, interval = intervals(
             {f"{a},{b}": (n.scores[a], n.scores[b]) for a, b in pairs}, probability_of_improvement, n.single_seed
         )
         for a, b in pairs:

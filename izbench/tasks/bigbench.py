@@ -4,6 +4,10 @@ Examples carry ``input`` and either ``target`` (free text: exact match after nor
 any listed target accepted) or ``target_scores`` (multiple choice: the options are shown with
 the input, and the answer is the best-scored option, by exact match; the options are also what
 ``--score choice`` picks from).
+
+BIG-bench has no human-written instructions; a task's own ``task_prefix`` (what its authors put
+before every input) or else its ``description`` stands in as its reference instruction, for the
+signal check and as the 1 of the normalized score.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ def discover(directory: Path) -> list[TaskSpec]:
     specs = []
     for path in paths:
         raw = _read(path)
+        own = str(raw.get("task_prefix") or raw.get("description") or "").strip()
         specs.append(
             TaskSpec(
                 name=path.parent.name.lower().replace(" ", "_"),
@@ -34,6 +39,7 @@ def discover(directory: Path) -> list[TaskSpec]:
                 description=str(raw.get("description", ""))[:200],
                 license="see the task's README in BIG-bench (Apache-2.0)",
                 path=path.parent,
+                reference=" ".join(own.split()) or None,
             )
         )
     return specs

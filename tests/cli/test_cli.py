@@ -83,7 +83,9 @@ def test_run_and_compare_smoke(tmp_path: Path, tiny_env: dict[str, str]) -> None
         env=tiny_env,
     )
     assert compare.returncode == 0, compare.stderr
-    assert "4 cells" in compare.stderr
+    # The normalized score's anchors: human (its 1) is added on both tasks; empty was asked for.
+    assert "adding 2 anchor cells (human: 0 and 1 of the normalized score" in compare.stderr
+    assert "6 cells" in compare.stderr
     assert "core/larger_animal" in compare.stdout and "average" in compare.stdout
     # `run` stored the (empty, larger_animal, seed 0) cell under the same configuration.
     assert "1 cells read back from the store" in compare.stderr
@@ -99,7 +101,8 @@ def test_max_calls_stops_cleanly_and_a_rerun_resumes(tmp_path: Path, tiny_env: d
     args = ("compare", "--tasks", "sum,antonyms", "--methods", "uniform", "--profile", "smoke")
     stopped = izbench_here(*args, "--max-calls", "25", env=tiny_env)
     assert stopped.returncode == 3, stopped.stderr
-    assert "stopped after 1 of 2 cells" in stopped.stderr and "25 of --max-calls 25" in stopped.stderr
+    # 2 uniform cells, then 4 anchor cells (empty and human on both tasks)
+    assert "stopped after 1 of 6 cells" in stopped.stderr and "25 of --max-calls 25" in stopped.stderr
     assert "served from cache, 25 made" in stopped.stderr  # never one call over the budget
     con = duckdb.connect(str(tmp_path / "izbench.duckdb"), read_only=True)
     (first,) = con.execute("SELECT calls_made FROM runs WHERE status = 'done'").fetchall()
@@ -108,7 +111,9 @@ def test_max_calls_stops_cleanly_and_a_rerun_resumes(tmp_path: Path, tiny_env: d
     assert resumed.returncode == 0, resumed.stderr
     # The finished cell is read back; the stopped one reuses the calls it had made before the stop.
     assert "1 cells read back from the store" in resumed.stderr
-    served = int(resumed.stderr.split("calls: ")[1].split(" served")[0])
+    con = duckdb.connect(str(tmp_path / "izbench.duckdb"), read_only=True)
+    (served,) = con.execute("SELECT calls_served FROM runs WHERE method = 'uniform' AND task = 'core/antonyms'").fetchone()
+    con.close()
     assert 0 < served == 25 - first[0]
 
 
@@ -164,7 +169,7 @@ def test_a_config_file_sets_settings_and_compare_arguments(tmp_path: Path, tiny_
     result = izbench_here("--config", str(config), "compare", env=tiny_env)
     assert result.returncode == 0, result.stderr
     con = duckdb.connect(str(tmp_path / "izbench.duckdb"), read_only=True)
-    (row,) = con.execute("SELECT run_id, method, task, config_json FROM runs").fetchall()
+    (row,) = con.execute("SELECT run_id, method, task, config_json FROM runs WHERE method = 'empty'").fetchall()
     con.close()
     assert row[1:3] == ("empty", "core/sum") and '"score": "likelihood"' in row[3]
     # A flag overrides the file; runs show prints the resolved configuration.
@@ -246,10 +251,10 @@ def test_a_log_gets_one_line_per_finished_cell(tiny_env: dict[str, str]) -> None
     cold = izbench_here(*args, env=tiny_env)
     assert cold.returncode == 0, cold.stderr
     lines = [line for line in cold.stderr.splitlines() if line.startswith("cells ")]
-    assert [line.split(":")[0] for line in lines] == [f"cells {k}/4" for k in range(1, 5)]
+    assert [line.split(":")[0] for line in lines] == [f"cells {k}/6" for k in range(1, 7)]
     assert all(" s, calls " in line and " made / " in line for line in lines)
     assert {line.split(": ")[1].split(",")[0] for line in lines} == {
-        f"{m} core/{t} seed 0" for m in ("empty", "uniform") for t in ("sum", "antonyms")
+        f"{m} core/{t} seed 0" for m in ("empty", "uniform", "human") for t in ("sum", "antonyms")
     }
     warm = izbench_here(*args, env=tiny_env)
-    assert sum("read back from the store" in line for line in warm.stderr.splitlines() if line.startswith("cells ")) == 4
+    assert sum("read back from the store" in line for line in warm.stderr.splitlines() if line.startswith("cells ")) == 6

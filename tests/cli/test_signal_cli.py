@@ -52,7 +52,7 @@ def test_compare_warns_where_the_set_up_measures_nothing(
 ) -> None:
     settings = tiny_settings.model_copy(update={"score": "likelihood", "protocol": "raw"})
     with Runtime(settings) as runtime, ResultStore.open(settings.store) as store:
-        from izbench.signal_check import signal_setup
+        from izbench.identity import scoring_setup, signal_setup
 
         row = {
             "task": "core/sum", "n_examples": 4, "n_references": 1, "n_mismatched": 3, "reference_mean": -1.0,
@@ -60,7 +60,7 @@ def test_compare_warns_where_the_set_up_measures_nothing(
             "vs_empty_high": 0.1, "vs_mismatched": 0.0, "vs_mismatched_low": -0.1, "vs_mismatched_high": 0.1,
             "chance": None, "measures": False,
         }  # fmt: skip
-        store.put_signal(signal_setup(runtime), [0], [row])
+        store.put_signal(signal_setup(scoring_setup(runtime)), [0], [row])
     result = izbench_here("compare", "--tasks", "sum", "--methods", "empty", "--profile", "smoke", *SETUP, env=tiny_env)
     assert result.returncode == 0, result.stderr
     assert "does not measure instructions on core/sum" in result.stderr
@@ -80,7 +80,7 @@ def test_compare_warns_where_the_set_up_measures_nothing(
     assert len({c["comparison_hash"] for c in results["cells"]}) == 2
     # Each cell is checked against the baseline cell of its own configuration only.
     same = izbench_here("regress", "--baseline", str(tmp_path / "report" / "results.json"), env=tiny_env)
-    assert same.returncode == 0 and "2 baseline cells" in same.stdout and "0 regressions" in same.stdout
+    assert same.returncode == 0 and "4 baseline cells" in same.stdout and "0 regressions" in same.stdout
 
 
 def test_choice_compare_runs_replays_and_reports_chance(tmp_path: Path, tiny_env: dict[str, str]) -> None:

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from scipy import stats
 
-from izbench.report.aggregate import Section, build_leaderboard
-from izbench.report.render import leaderboard_markdown, leaderboard_table, pairwise_table, write_report
+from izbench.report.aggregate import build_leaderboard, section
+from izbench.report.render import leaderboard_table, pairwise_table, section_markdown, write_report
 from izbench.results import Candidate, CellResult, MethodResult
 
 
@@ -55,8 +55,9 @@ def test_one_table_for_terminal_markdown_and_html() -> None:
     assert table.header == ["task", "a", "b"]
     assert [row[0] for row in table.rows] == ["t1", "t2", "average", "average rank", "wins", "black-box calls per cell"]
     assert table.rows[2] == ["average", "0.625", "0.375"]
-    markdown = leaderboard_markdown(board, "Board")
+    markdown = section_markdown(section("Board", "c0ffee", CELLS))
     assert "| **average** | **0.625** | **0.375** |" in markdown and "| a vs b | 8 |" in markdown
+    assert markdown.index("Per task: raw test score") < markdown.index("Detail: paired test examples within cells")
     html = table.html("leaderboard")
     assert html.count("<tr>") == 1 + len(table.rows) and "<b>0.625</b>" in html
     assert pairwise_table(board).rows[0][3] == "3 / 2"
@@ -69,10 +70,38 @@ def test_one_table_for_terminal_markdown_and_html() -> None:
 
 
 def test_the_report_files_hold_every_cell(tmp_path: Path) -> None:
-    board = build_leaderboard(CELLS)
-    written = write_report([Section("config", "c0ffee", CELLS, board)], tmp_path)
+    written = write_report([section("config", "c0ffee", CELLS)], tmp_path)
     assert {p.name for p in written} >= {"leaderboard.md", "index.html", "results.json", "curves.png"}
     results = json.loads((tmp_path / "results.json").read_text())
     assert len(results["cells"]) == 8 and {c["comparison_hash"] for c in results["cells"]} == {"c0ffee"}
     page = (tmp_path / "index.html").read_text()
     assert '<table id="leaderboard">' in page and "a on t1" in page  # best instructions listed
+
+
+def test_the_report_leads_with_seed_level_statistics(tmp_path: Path) -> None:
+    """A synthetic comparison with its anchors: the normalized headline comes first, every figure
+    is drawn, and results.json carries each cell's normalized score and the section's statistics."""
+    cells = []
+    for task, spread in (("t1", 0.0), ("t2", 0.2), ("t3", 0.4)):
+        for seed in range(3):
+            cells += [
+                cell("empty", task, seed, [-3.0, -3.0]),
+                cell("human", task, seed, [-1.0, -1.0]),
+                cell("x", task, seed, [-1.5 - spread + 0.1 * seed] * 2),
+                cell("y", task, seed, [-2.5 + spread - 0.1 * seed] * 2),
+                cell("z", task, seed, [-2.0] * 2),
+            ]
+    part = section("synthetic", "c0ffee", cells)
+    assert part.stats.normalized.tasks == ["t1", "t2", "t3"] and part.stats.normalized.seeds == [0, 1, 2]
+    assert part.stats.normalized.per_cell[("x", "t1", 1)] == pytest.approx((-1.4 + 3) / 2)
+    markdown = section_markdown(part)
+    assert markdown.index("IQM [95%]") < markdown.index("Per task: raw test score")
+    assert "P(A > B) [95%]" in markdown and "Friedman test over 9 blocks" in markdown
+    written = {p.name for p in write_report([part], tmp_path)}
+    assert {"intervals.png", "improvement.png", "profile.png", "cd.png", "curves.png"} <= written
+    results = json.loads((tmp_path / "results.json").read_text())
+    (stats,) = results["sections"]
+    assert stats["seeds"] == [0, 1, 2] and set(stats["aggregates"]) == {"x", "y", "z"}
+    assert stats["aggregates"]["z"]["mean"]["value"] == pytest.approx(0.5)
+    by_cell = {(c["method"], c["task"], c["seed"]): c["normalized"] for c in results["cells"]}
+    assert by_cell[("empty", "t2", 0)] == 0.0 and by_cell[("human", "t3", 2)] == 1.0

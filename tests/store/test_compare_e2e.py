@@ -3,6 +3,7 @@ model for what the harness does, and once on SmolLM2 for what a real comparison 
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -21,13 +22,13 @@ ARGS = [
     "--tasks",
     "larger_animal,sum",
     "--methods",
-    "uniform,empty",
+    "uniform,empty,human",
     "--profile",
     "smoke",
 ]
 
 
-LONGER = [*ARGS[:4], "uniform,empty,instructzero", *ARGS[5:]]
+LONGER = [*ARGS[:4], "uniform,empty,human,instructzero", *ARGS[5:]]
 """With InstructZero, whose GP round starts worker processes: a run that lasts long enough on
 the tiny model for a signal to land in the middle of it."""
 
@@ -51,12 +52,12 @@ def _rows(tmp: Path, sql: str) -> list[tuple[object, ...]]:
 def test_compare_stores_everything_and_replays_exactly(tmp_path: Path, tiny_env: dict[str, str]) -> None:
     cold = _izbench(tiny_env, *ARGS)
     assert cold.returncode == 0, cold.stderr
-    assert "average" in cold.stdout and "4 cells" in cold.stderr
+    assert "average" in cold.stdout and "6 cells" in cold.stderr and "anchor" not in cold.stderr
     runs = _rows(
         tmp_path,
         "SELECT run_id, status, proposals, distinct_candidates, val_score, test_score FROM runs",
     )
-    assert len(runs) == 4 and {r[1] for r in runs} == {"done"}
+    assert len(runs) == 6 and {r[1] for r in runs} == {"done"}
     for run_id, _, proposals, distinct, *_ in runs:
         (n_candidates,) = _rows(tmp_path, f"SELECT count(*) FROM candidates WHERE run_id = '{run_id}'")[0]
         (n_val,) = _rows(
@@ -78,7 +79,7 @@ def test_compare_stores_everything_and_replays_exactly(tmp_path: Path, tiny_env:
     assert sorted(again) == sorted(runs)
     assert _rows(tmp_path, "SELECT count(*) FROM candidates")[0][0] == sum(r[2] for r in runs)  # type: ignore[misc]
     warm = _izbench(tiny_env, *ARGS)
-    assert "4 cells read back from the store" in warm.stderr
+    assert "6 cells read back from the store" in warm.stderr
 
 
 def _start(env: dict[str, str]) -> subprocess.Popen[str]:
@@ -113,7 +114,7 @@ def test_killed_runs_resume_without_duplicates(tmp_path: Path, tiny_env: dict[st
     final = _izbench(tiny_env, *LONGER)
     assert final.returncode == 0, final.stderr
     runs = _rows(tmp_path, "SELECT method, task, seed, status FROM runs")
-    assert len(runs) == 6 and {r[3] for r in runs} == {"done"}
+    assert len(runs) == 8 and {r[3] for r in runs} == {"done"}
     duplicates = _rows(
         tmp_path,
         "SELECT run_id, step, count(*) FROM candidates GROUP BY run_id, step HAVING count(*) > 1",
@@ -138,17 +139,15 @@ def _chromium() -> str | None:
 
 
 def test_report_regress_and_the_html_in_chromium(tmp_path: Path, tiny_env: dict[str, str]) -> None:
-    import json
-
     assert _here(tiny_env, *ARGS).returncode == 0
     out = tmp_path / "report"
     report = _here(tiny_env, "report", "--out", str(out))
     assert report.returncode == 0, report.stderr
-    for name in ("leaderboard.md", "index.html", "results.json", "curves.png", "leaderboard.png", "calls.png"):
+    for name in ("leaderboard.md", "index.html", "results.json", "curves.png", "intervals.png", "calls.png"):
         assert (out / name).stat().st_size > 0, name
     assert (out / "curves.png").read_bytes()[:4] == b"\x89PNG"
     results = json.loads((out / "results.json").read_text())
-    assert len(results["cells"]) == 4 and all(len(c["test_scores"]) == 8 for c in results["cells"])
+    assert len(results["cells"]) == 6 and all(len(c["test_scores"]) == 8 for c in results["cells"])
     # The calls axis: every cell records the black-box calls it asked for, candidate by candidate.
     for c in results["cells"]:
         calls = [x for x, _ in c["calls_curve"]]
@@ -177,7 +176,7 @@ def test_report_regress_and_the_html_in_chromium(tmp_path: Path, tiny_env: dict[
 
     assert exported.returncode == 0
     with (tmp_path / "csv" / "runs.csv").open(newline="") as handle:
-        assert len(list(csv.DictReader(handle))) == 4  # fields may hold quoted newlines
+        assert len(list(csv.DictReader(handle))) == 6  # fields may hold quoted newlines
 
     chromium = _chromium()
     if chromium is None:
@@ -205,7 +204,8 @@ def test_report_regress_and_the_html_in_chromium(tmp_path: Path, tiny_env: dict[
     assert '<table id="leaderboard">' in page.stdout and "core/larger_animal" in page.stdout
     console_errors = [line for line in page.stderr.splitlines() if "CONSOLE" in line and "ERROR" in line.upper()]
     assert console_errors == []
-    assert page.stdout.count("data:image/png;base64,") == 3  # curves, leaderboard, calls
+    # Every figure is inlined: the seed-level ones (intervals, profile), curves and calls.
+    assert page.stdout.count("data:image/png;base64,") == len(list(out.glob("*.png"))) >= 4
 
 
 @pytest.mark.slow
@@ -222,3 +222,12 @@ def test_a_real_compare_ranks_the_reference_above_no_instruction(tmp_path: Path)
     assert len(scores) == 6
     for task in ("core/antonyms", "core/larger_animal"):
         assert scores[("human", task)] > scores[("empty", task)] + 1.0
+    # Both tasks have a clear reference, so the headline is a normalized score over them...
+    assert "IQM [95%]" in result.stdout and "One seed per task: seed-to-seed variance is unmeasured" in result.stdout
+    report = _izbench(env, "report", "--out", str(tmp_path / "report"))
+    assert report.returncode == 0, report.stderr
+    results = json.loads((tmp_path / "report" / "results.json").read_text())
+    assert results["sections"][0]["tasks"] == ["core/antonyms", "core/larger_animal"]
+    # ... and a rerun of the same cells is no statistical regression.
+    same = _izbench(env, "regress", "--baseline", str(tmp_path / "report" / "results.json"), "--check", "statistical")
+    assert same.returncode == 0 and "1 methods checked, 0 regressions" in same.stdout, same.stdout + same.stderr

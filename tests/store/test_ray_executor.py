@@ -16,8 +16,8 @@ pytestmark = [
     pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="ray not installed (pip install '.[ray]')"),
 ]
 
-CELLS = ["compare", "--tasks", "sum,antonyms", "--methods", "instructzero,uniform", "--profile", "smoke"]
-REVERSED = ["compare", "--tasks", "antonyms,sum", "--methods", "uniform,instructzero", "--profile", "smoke"]
+CELLS = ["compare", "--tasks", "sum,antonyms", "--methods", "instructzero,uniform,empty", "--profile", "smoke"]
+REVERSED = ["compare", "--tasks", "antonyms,sum", "--methods", "empty,uniform,instructzero", "--profile", "smoke"]
 ALONE = ["run", "--task", "sum", "--method", "instructzero", "--profile", "smoke"]
 
 
@@ -53,7 +53,7 @@ def test_ray_run_equals_in_process_run_and_replays(tmp_path: Path, tiny_env: dic
     assert here.returncode == 0, here.stderr[-2000:]
 
     ray_rows, here_rows = _contents(ray_store), _contents(tmp_path / "here.duckdb")
-    assert len(ray_rows["runs"]) == 4 and all(r[1] == "done" for r in ray_rows["runs"])
+    assert len(ray_rows["runs"]) == 8 and all(r[1] == "done" for r in ray_rows["runs"])
     assert len(ray_rows["predictions"]) > 40
     assert ray_rows == here_rows
     # The driver wrote every worker's answers into the central cache: the next run replays it.
