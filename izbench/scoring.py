@@ -13,6 +13,7 @@ Two things keep the black box from writing tokens no metric reads: the ``answer`
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Protocol
 
 from izbench.cache import CachedClient
 from izbench.choices import ChoiceNorm, PromptProtocol, ScoreFunction
@@ -49,6 +50,17 @@ def output_cap(metric: Metric, examples: Sequence[Example], default: int = DEFAU
     return max(1, min(default, longest + CAP_MARGIN))
 
 
+class InstructionScorer(Protocol):
+    """What a method scores instructions through: the black box (``Scorer``) or a pool's lookups
+    (``izbench.pool.cells.PoolScorer``)."""
+
+    score_function: ScoreFunction
+
+    def score_many(self, instructions: Sequence[str], examples: Sequence[Example]) -> list[Scored]: ...
+
+    def score(self, instruction: str, examples: Sequence[Example]) -> Scored: ...
+
+
 class Scorer:
     """Scores instructions on examples through the black box, by one of three score functions.
 
@@ -73,6 +85,7 @@ class Scorer:
         score: ScoreFunction = ScoreFunction.GENERATE,
         protocol: PromptProtocol = PromptProtocol.CHAT,
         choice_norm: ChoiceNorm = ChoiceNorm.CHARS,
+        per_instruction: bool = False,
     ) -> None:
         if "[PROMPT]" not in template or "[INPUT]" not in template:
             raise ValueError("scorer template must contain [PROMPT] and [INPUT]")
@@ -84,6 +97,9 @@ class Scorer:
         self.score_function = score
         self.protocol = protocol
         self.choice_norm = choice_norm
+        self.per_instruction = per_instruction
+        """Score one instruction per call: its scores then come from the same batches however many
+        instructions are asked for at once, so a pool build and a run on its domain agree to the bit."""
 
     def prompt(self, instruction: str, example: Example) -> str:
         template = self.template if instruction.strip() else EMPTY_TEMPLATE
@@ -106,7 +122,13 @@ class Scorer:
         )
 
     def score_many(self, instructions: Sequence[str], examples: Sequence[Example]) -> list[Scored]:
-        """Score several instructions in one batch of requests to the black box."""
+        """Score several instructions in one batch of requests to the black box (one batch each,
+        with ``per_instruction``)."""
+        if self.per_instruction and len(instructions) > 1:
+            return [s for i in instructions for s in self._score_together([i], examples)]
+        return self._score_together(instructions, examples)
+
+    def _score_together(self, instructions: Sequence[str], examples: Sequence[Example]) -> list[Scored]:
         if self.score_function == "generate":
             picked = self._generate(instructions, examples)
         else:

@@ -24,7 +24,7 @@ from izbench.identity import RunKey, comparison_hash
 from izbench.results import Candidate, CellResult, MethodResult, Scored
 from izbench.tasks.types import Example
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 _SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS izbench_meta (key VARCHAR PRIMARY KEY, value VARCHAR);
@@ -88,7 +88,30 @@ SIGNAL_COLUMNS = (
     "vs_chance_high",
 )  # fmt: skip
 
-MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3, 4: _SCHEMA_V4, 5: _SCHEMA_V5}
+_SCHEMA_V6 = """
+CREATE TABLE IF NOT EXISTS pools (
+    pool_id VARCHAR PRIMARY KEY, task VARCHAR, identity_json VARCHAR, setup_hash VARCHAR,
+    size INTEGER, ape INTEGER, pool_seed INTEGER, distinct_instructions INTEGER,
+    calls_made BIGINT, calls_served BIGINT, wall_s DOUBLE, created_at TIMESTAMP
+);
+CREATE TABLE IF NOT EXISTS pool_examples (
+    pool_id VARCHAR, split VARCHAR, example_index INTEGER, input VARCHAR, answers VARCHAR[], options VARCHAR[]
+);
+CREATE TABLE IF NOT EXISTS pool_instructions (pool_id VARCHAR, instruction_id INTEGER, instruction VARCHAR);
+CREATE TABLE IF NOT EXISTS pool_points (
+    pool_id VARCHAR, domain VARCHAR, point INTEGER, z DOUBLE[], hidden FLOAT[], instruction_id INTEGER
+);
+CREATE TABLE IF NOT EXISTS pool_scores (
+    pool_id VARCHAR, instruction_id INTEGER, split VARCHAR, example_index INTEGER, prediction VARCHAR, score DOUBLE
+);
+"""
+"""Instruction pools (``izbench.pool``): a finite domain per task, every instruction in it
+written once and scored once on a fixed validation and test set. Plain tables: a pool is
+readable without izbench."""
+
+MIGRATIONS: dict[int, str] = {
+    1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3, 4: _SCHEMA_V4, 5: _SCHEMA_V5, 6: _SCHEMA_V6,
+}  # fmt: skip
 """Schema version -> SQL that brings a store from the previous version to it."""
 
 

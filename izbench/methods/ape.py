@@ -12,11 +12,15 @@ halving.
 from __future__ import annotations
 
 import random
+from typing import TYPE_CHECKING
 
 from izbench.generation import InstructionGenerator, format_demos
 from izbench.methods.base import Method, MethodContext, Tracker, register
 from izbench.methods.selection import successive_halving
 from izbench.results import MethodResult
+
+if TYPE_CHECKING:
+    from izbench.pool.domain import Domain
 
 APE_TEMPLATE = (
     "I gave a friend an instruction and five inputs. The friend read the instruction and wrote "
@@ -41,8 +45,11 @@ def write_from_demos(forward: InstructionGenerator, context: MethodContext, seed
 class APE(Method):
     name = "ape"
     version = 1
+    on_domain = True
 
     def optimize(self, context: MethodContext, budget: int, rng: random.Random) -> MethodResult:
+        if context.domain is not None:
+            return self._on_domain(context, context.domain, budget, rng)
         use_local = context.params.ape_generator == "local"
         base = context.generator if use_local else context.blackbox_generator
         forward = InstructionGenerator(base.client, template=APE_TEMPLATE, max_new_tokens=50, protocol=base.protocol)
@@ -90,6 +97,29 @@ class APE(Method):
             )
             index += len(parents)
             tracker.add(texts, parents=list(parents))
+
+
+    @staticmethod
+    def _on_domain(context: MethodContext, domain: Domain, budget: int, rng: random.Random) -> MethodResult:
+        """Stage one drawn from the domain's APE proposals without replacement, in an order the
+        run's seed draws, then scored (fully or by halving). A domain holds no variations, so the
+        resampling stage is left out."""
+        tracker = Tracker(context)
+        order = rng.sample(range(domain.n_ape), domain.n_ape)
+        proposals: list[str] = []
+        pool: dict[str, None] = {}
+        taken = 0
+        while len(pool) < budget and len(proposals) < 3 * budget and taken < len(order):
+            chosen = order[taken : taken + budget - len(pool)]
+            taken += len(chosen)
+            texts = domain.write_ape(chosen)
+            proposals += texts
+            pool.update(dict.fromkeys(texts))
+        if context.params.select == "halving":
+            successive_halving(tracker, list(pool))
+        elif proposals:
+            tracker.add(proposals)
+        return tracker.result
 
 
 @register("ape")

@@ -6,14 +6,18 @@ import random
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from izbench.cache import CallStats
 from izbench.generation import InstructionGenerator
 from izbench.offload import Offload, inline
 from izbench.profiles import MethodSettings
 from izbench.results import Candidate, MethodResult, Scored
-from izbench.scoring import Scorer
+from izbench.scoring import InstructionScorer
 from izbench.tasks.splits import Split
+
+if TYPE_CHECKING:  # the pool package builds on the methods
+    from izbench.pool.domain import Domain
 
 
 @dataclass
@@ -22,7 +26,7 @@ class MethodContext:
 
     task: str
     split: Split
-    scorer: Scorer
+    scorer: InstructionScorer
     generator: InstructionGenerator
     blackbox_generator: InstructionGenerator
     """The black box used as an instruction writer (APE's default)."""
@@ -38,6 +42,9 @@ class MethodContext:
     """Every call of this cell (generator too), with its tokens and cost: what the run reports."""
     offload: Offload = inline
     """Where a pure computation (a GP fit) runs: here, or in a worker while other cells run."""
+    domain: Domain | None = None
+    """A finite domain to choose among (a pool's, or the same domain written live); None: the
+    method searches its own space. Only methods with ``on_domain`` accept one."""
 
 
 class Tracker:
@@ -125,6 +132,9 @@ class Method(ABC):
     score_all_on_test: bool = False
     """True for a reference whose every candidate is also scored on test (``human``: the paper
     reports the mean over its annotations besides the best)."""
+    on_domain: bool = False
+    """Whether it can choose among a finite domain's points (``MethodContext.domain``) instead of
+    writing instructions of its own: what a pool cell needs."""
 
     @abstractmethod
     def optimize(self, context: MethodContext, budget: int, rng: random.Random) -> MethodResult: ...

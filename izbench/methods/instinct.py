@@ -17,6 +17,7 @@ scored are not offered again.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 
 import torch
 
@@ -31,17 +32,25 @@ from izbench.seeding import derive_seed
 class Instinct(Method):
     name = "instinct"
     version = 1
+    on_domain = True
 
     def optimize(self, context: MethodContext, budget: int, rng: random.Random) -> MethodResult:
         params = context.params
-        writer = SoftPromptWriter(context)
         tracker = Tracker(context)
         seed = rng.randrange(2**31)
-        domain = sobol_points(params.instinct_domain, writer.dim, seed)
-        states = torch.tensor(writer.hidden(domain), dtype=torch.double)
+        write: Callable[[list[int]], list[str]]
+        if context.domain is None:
+            writer = SoftPromptWriter.for_context(context)
+            domain = sobol_points(params.instinct_domain, writer.dim, seed)
+            states = torch.tensor(writer.hidden(domain), dtype=torch.double)
+            write = lambda indices: writer.write(domain[indices])  # noqa: E731
+        else:  # a finite domain's points and their hidden states (a pool's)
+            domain = context.domain.soft
+            states = context.domain.hidden(range(len(domain)))
+            write = context.domain.write_soft
         first = rng.sample(range(len(domain)), min(params.instinct_n_init, budget, len(domain)))
         scored: dict[int, float] = {}
-        self._evaluate(tracker, writer, domain, first, scored)
+        self._evaluate(tracker, write, domain, first, scored)
         bandit = NeuralUCB(
             states.shape[1],
             lam=params.instinct_lambda,
@@ -57,15 +66,19 @@ class Instinct(Method):
             bandit.fit(states[indices], torch.tensor([scored[i] for i in indices], dtype=torch.double))
             offered = sorted(rng.sample(remaining, min(params.instinct_pool, len(remaining))))
             chosen = offered[bandit.select(states[offered])]
-            self._evaluate(tracker, writer, domain, [chosen], scored)
+            self._evaluate(tracker, write, domain, [chosen], scored)
         return tracker.result
 
     @staticmethod
     def _evaluate(
-        tracker: Tracker, writer: SoftPromptWriter, domain: torch.Tensor, indices: list[int], scored: dict[int, float]
+        tracker: Tracker,
+        write: Callable[[list[int]], list[str]],
+        domain: torch.Tensor,
+        indices: list[int],
+        scored: dict[int, float],
     ) -> None:
         zs = domain[indices]
-        added = tracker.add(writer.write(zs), soft_prompts=[z_tuple(z) for z in zs])
+        added = tracker.add(write(indices), soft_prompts=[z_tuple(z) for z in zs])
         for index, candidate in zip(indices, added, strict=True):
             scored[index] = candidate.val_score
 

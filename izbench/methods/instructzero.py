@@ -26,7 +26,7 @@ class InstructZero(Method):
         self.coupled = coupled
 
     def optimize(self, context: MethodContext, budget: int, rng: random.Random) -> MethodResult:
-        writer = SoftPromptWriter(context)
+        writer = SoftPromptWriter.for_context(context)
         tracker = Tracker(context)
         n_init = min(context.params.n_init, budget)
         n_per_iter = context.params.n_per_iter

@@ -20,6 +20,7 @@ class Human(Method):
     name = "human"
     version = 1
     score_all_on_test = True
+    on_domain = True
 
     def optimize(self, context: MethodContext, budget: int, rng: random.Random) -> MethodResult:
         if not context.annotations:
@@ -32,6 +33,7 @@ class Human(Method):
 class Empty(Method):
     name = "empty"
     version = 1
+    on_domain = True
 
     def optimize(self, context: MethodContext, budget: int, rng: random.Random) -> MethodResult:
         tracker = Tracker(context)

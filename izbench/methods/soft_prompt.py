@@ -1,38 +1,46 @@
-"""Soft prompt -> instruction: projection plus open LLM, shared by InstructZero and Uniform."""
+"""Soft prompt -> instruction: projection plus open LLM, shared by InstructZero, Uniform, INSTINCT
+and the pools their domains are built into."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 
-from izbench.generation import format_demos
+from izbench.generation import InstructionGenerator, format_demos
 from izbench.methods.base import MethodContext
 from izbench.methods.projection import SoftPromptProjection
+from izbench.profiles import MethodSettings
+from izbench.tasks.types import Example
 
 
 class SoftPromptWriter:
-    """Writes one instruction per z with a fixed demo set, as upstream InstructZero does."""
+    """Writes one instruction per z with a fixed demo set, as upstream InstructZero does: the
+    projection is seeded by ``seed`` (a run's, or a pool's) and the demos are fixed."""
 
-    def __init__(self, context: MethodContext) -> None:
-        self.context = context
-        model = context.generator.soft_prompt_model()
-        self.dim = context.params.intrinsic_dim
-        std = float(model.embedding_matrix().std()) if context.params.scale else None
+    def __init__(
+        self, generator: InstructionGenerator, demos: Sequence[Example], params: MethodSettings, seed: int
+    ) -> None:
+        self.generator = generator
+        model = generator.soft_prompt_model()
+        self.dim = params.intrinsic_dim
+        std = float(model.embedding_matrix().std()) if params.scale else None
         self.projection = SoftPromptProjection(
-            self.dim,
-            context.params.n_tokens,
-            model.hidden_size,
-            seed=context.seed,
-            embedding_std=std,
+            self.dim, params.n_tokens, model.hidden_size, seed=seed, embedding_std=std
         )
-        pairs = [(e.input, e.answers[0]) for e in context.split.demos(0)]
-        self.demos = format_demos(pairs)
+        self.demos = format_demos([(e.input, e.answers[0]) for e in demos])
+
+    @classmethod
+    def for_context(cls, context: MethodContext) -> SoftPromptWriter:
+        """A run's writer: its generator, its split's first demo set, its seed."""
+        return cls(context.generator, context.split.demos(0), context.params, context.seed)
 
     def write(self, zs: torch.Tensor) -> list[str]:
-        return self.context.generator.generate(self._items(zs))
+        return self.generator.generate(self._items(zs))
 
     def hidden(self, zs: torch.Tensor) -> list[tuple[float, ...]]:
         """The generator's last-token hidden state of each z's prompt (no instruction written)."""
-        return self.context.generator.hidden_states(self._items(zs))
+        return self.generator.hidden_states(self._items(zs))
 
     def _items(self, zs: torch.Tensor) -> list[tuple[torch.Tensor, str]]:
         return [(self.projection(z.to(torch.float32)), self.demos) for z in zs]

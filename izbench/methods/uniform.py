@@ -7,6 +7,7 @@ halving then scores (fewer black-box calls for the same candidates).
 from __future__ import annotations
 
 import random
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -15,13 +16,19 @@ from izbench.methods.selection import successive_halving
 from izbench.methods.soft_prompt import SoftPromptWriter, z_tuple
 from izbench.results import MethodResult
 
+if TYPE_CHECKING:
+    from izbench.pool.domain import Domain
+
 
 class Uniform(Method):
     name = "uniform"
     version = 1
+    on_domain = True
 
     def optimize(self, context: MethodContext, budget: int, rng: random.Random) -> MethodResult:
-        writer = SoftPromptWriter(context)
+        if context.domain is not None:
+            return self._on_domain(context, context.domain, budget, rng)
+        writer = SoftPromptWriter.for_context(context)
         tracker = Tracker(context)
         gen = torch.Generator().manual_seed(rng.randrange(2**31))
         batch = context.params.n_per_iter
@@ -46,6 +53,27 @@ class Uniform(Method):
                 pool.setdefault(text, z_tuple(z))
             proposals += n
         successive_halving(tracker, list(pool), list(pool.values()))
+
+
+    @staticmethod
+    def _on_domain(context: MethodContext, domain: Domain, budget: int, rng: random.Random) -> MethodResult:
+        """Points drawn from the domain without replacement, in an order the run's seed draws;
+        with halving, written into a pool of distinct instructions first."""
+        tracker = Tracker(context)
+        order = rng.sample(range(len(domain.soft)), len(domain.soft))
+        if context.params.select == "halving":
+            pool: dict[str, tuple[float, ...]] = {}
+            for point, text in zip(order[: 3 * budget], domain.write_soft(order[: 3 * budget]), strict=True):
+                if len(pool) < budget:
+                    pool.setdefault(text, z_tuple(domain.soft[point]))
+            successive_halving(tracker, list(pool), list(pool.values()))
+            return tracker.result
+        taken = 0
+        while tracker.distinct < budget and tracker.result.proposals < 3 * budget and taken < len(order):
+            chosen = order[taken : taken + min(context.params.n_per_iter, budget - tracker.distinct)]
+            taken += len(chosen)
+            tracker.add(domain.write_soft(chosen), soft_prompts=[z_tuple(domain.soft[p]) for p in chosen])
+        return tracker.result
 
 
 @register("uniform")

@@ -1,0 +1,81 @@
+"""A pool as plain data: what a build writes, the store keeps, an export carries and a pool cell
+reads. Nothing here imports a model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from izbench.hashing import canonical_digest
+from izbench.tasks.types import Example
+
+POOL_FORMAT = 1
+"""Bump when what a pool holds, or how it is built, changes: pools of another format never match."""
+
+
+class PoolParams(BaseModel):
+    """What fixes a pool's domain and split besides the task and the models."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    size: int = Field(default=256, ge=1)
+    """Soft prompts in the domain."""
+    ape: int = Field(default=16, ge=0)
+    """Instructions the black box samples from demo sets (APE's domain)."""
+    pool_seed: int = Field(default=0, ge=0)
+    """Seeds the domain and the split (a run's seed never does)."""
+    n_validation: int = Field(default=10, ge=1)
+    n_test: int = Field(default=40, ge=1)
+    intrinsic_dim: int = Field(default=10, ge=1)
+    n_tokens: int = Field(default=5, ge=1)
+    scale: bool = False
+
+
+@dataclass
+class PoolData:
+    """One task's pool: its split, its points, its distinct instructions and every score."""
+
+    task: str
+    identity: dict[str, Any]
+    """``{"task": {"spec", "data"}, "setup": {scoring set-up, generator, "pool": params, "format"}}``."""
+    validation: tuple[Example, ...]
+    test: tuple[Example, ...]
+    instructions: list[str]
+    """Distinct instructions; an id is an index into this list."""
+    soft_z: np.ndarray
+    """(points, intrinsic dim)."""
+    soft_hidden: np.ndarray
+    """(points, hidden size), float32."""
+    soft_ids: list[int]
+    """The instruction each soft point writes: its preimage is every point with the same id."""
+    ape_ids: list[int]
+    reference_ids: list[int]
+    empty_id: int
+    scores: dict[tuple[int, str], tuple[tuple[str, ...], tuple[float, ...]]] = field(default_factory=dict)
+    """(instruction id, split) -> (predictions, per-example scores)."""
+    calls_made: int = 0
+    calls_served: int = 0
+    wall_s: float = 0.0
+
+    @property
+    def pool_id(self) -> str:
+        return pool_id(self.identity)
+
+    @property
+    def params(self) -> PoolParams:
+        return PoolParams.model_validate(self.identity["setup"]["pool"])
+
+    def split_of(self, name: str) -> tuple[Example, ...]:
+        return self.validation if name == "validation" else self.test
+
+
+def pool_id(identity: dict[str, Any]) -> str:
+    return canonical_digest(identity)[:16]
+
+
+def setup_hash(identity: dict[str, Any]) -> str:
+    """What pools of different tasks share when built together (models, scoring, params)."""
+    return canonical_digest(identity["setup"])[:16]
