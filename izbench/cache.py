@@ -87,6 +87,13 @@ class CallStats:
         if self.parent is not None:
             self.parent.record(completion)
 
+    def look_up(self, n: int) -> None:
+        """Count ``n`` answers read from a pool: served, as from the cache, and never made."""
+        with self._lock:
+            self.served += n
+        if self.parent is not None:
+            self.parent.look_up(n)
+
     def charge(self, dollars: float) -> None:
         """Add what calls cost (their answers are recorded separately; a failed call may cost too)."""
         if dollars:

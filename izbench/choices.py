@@ -81,6 +81,15 @@ class Writer(StrEnum):
     LOCAL = "local"
 
 
+class DomainKind(StrEnum):
+    """Where a comparison's methods find their instructions."""
+
+    LIVE = "live"
+    """Written and scored by the models as the methods ask (cached)."""
+    POOL = "pool"
+    """Looked up in stored pools: no model call (``izbench pool build``)."""
+
+
 class Executor(StrEnum):
     """Where a comparison's cells run (``izbench.executors``)."""
 

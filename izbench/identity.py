@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from izbench.hashing import config_hash
 
 if TYPE_CHECKING:
+    from izbench.pool.data import PoolParams
     from izbench.profiles import Profile
     from izbench.runtime import Runtime
     from izbench.tasks.registry import TaskRegistry
@@ -113,14 +114,26 @@ def cell_config(runtime: Runtime, profile: Profile) -> dict[str, Any]:
     }
 
 
-def cell_key(runtime: Runtime, registry: TaskRegistry, method: str, task: str, seed: int, profile: Profile) -> RunKey:
+def cell_key(
+    runtime: Runtime,
+    registry: TaskRegistry,
+    method: str,
+    task: str,
+    seed: int,
+    profile: Profile,
+    pool: PoolParams | None = None,
+) -> RunKey:
     """The identity of a cell in the store: (method, task, seed) and its whole configuration,
-    with the task's spec and a digest of its examples, and the method's code version."""
+    with the task's spec and a digest of its examples, and the method's code version (and, for
+    a run on a pool's domain written live, that domain)."""
     from izbench.methods import get_method
     from izbench.methods.base import METHOD_PATH_VERSION
+    from izbench.pool.data import POOL_FORMAT
 
     spec = registry.get(task)
     config = cell_config(runtime, profile)
+    if pool is not None:
+        config["domain"] = {"kind": "live", "pool": pool.model_dump(mode="json"), "format": POOL_FORMAT}
     config["task_identity"] = {
         "spec": spec.model_dump(mode="json", exclude={"path"}),
         "data": registry.digest(spec.key),

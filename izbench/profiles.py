@@ -74,7 +74,7 @@ OWNED: dict[str, frozenset[str]] = {
     "opro_shown": frozenset({"opro"}),
     "population": frozenset({"evoprompt-ga"}),
     **{
-        name: frozenset({"instinct"})
+        name: frozenset({"instinct", "presto"})
         for name in (
             "instinct_n_init",
             "instinct_domain",

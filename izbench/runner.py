@@ -17,6 +17,7 @@ from izbench.identity import RunKey, cell_key, comparison_hash
 from izbench.methods import Method, get_method
 from izbench.methods.base import MethodContext
 from izbench.offload import Offload, inline
+from izbench.pool.data import PoolParams
 from izbench.profiles import Profile
 from izbench.results import Candidate, CellResult, MethodResult, Scored
 from izbench.runtime import Route, Runtime
@@ -46,7 +47,7 @@ Watch = Callable[[list[Candidate]], None]
 """Hears each batch of candidates as it is scored (a progress display)."""
 
 
-class _Recorder:
+class Recorder:
     """Writes a method's candidates and their validation predictions as they are scored."""
 
     def __init__(self, store: StoreWriter | None, run_id: str, split: Split, watch: Watch | None) -> None:
@@ -75,26 +76,32 @@ def run_cell(
     route: Route | None = None,
     offload: Offload = inline,
     watch: Watch | None = None,
+    pool: PoolParams | None = None,
 ) -> CellResult:
     """One cell into ``store``; ``route`` is how its clients reach the backends and ``offload``
-    where its GP fits run (both lockstep's, when cells take turns)."""
+    where its GP fits run (both lockstep's, when cells take turns). With ``pool``, the method
+    chooses among that pool's domain, written live, on the pool's split: what a pool cell of the
+    same method and seed must equal."""
     method = get_method(method_name)
     spec = registry.get(task)
-    key = cell_key(runtime, registry, method_name, spec.key, seed, profile)
+    key = cell_key(runtime, registry, method_name, spec.key, seed, profile, pool)
     if isinstance(store, ResultStore) and not rerun and store.run_status(key.run_id) == "done":
         return store.load_cell(key.run_id)
     began = time.perf_counter()
     data = registry.load(spec.key)
-    split = make_split(spec.key, data, seed, n_validation=profile.n_validation, n_test=profile.n_test)
+    if pool is None:
+        split = make_split(spec.key, data, seed, n_validation=profile.n_validation, n_test=profile.n_test)
+    else:  # the pool's split, demos included: the domain is written from them
+        split = make_split(spec.key, data, pool.pool_seed, n_validation=pool.n_validation, n_test=pool.n_test)
     context = runtime.method_context(
         spec.key, spec.metric, data, split, seed, profile.params, registry.references(spec),
-        on_candidates=_Recorder(store, key.run_id, split, watch), route=route, offload=offload,
+        on_candidates=Recorder(store, key.run_id, split, watch), route=route, offload=offload, pool=pool,
     )  # fmt: skip
     if store is not None:
         store.start_run(key, profile.budget, git_commit())
     try:
         result = method.optimize(context, profile.budget, rng_for("method", method_name, spec.key, seed))
-        cell, test = _tested(method, context, result, key, profile, began)
+        cell, test = tested(method, context, result, key, profile, began)
     except BaseException:
         if store is not None:
             store.mark_failed(key.run_id)
@@ -105,7 +112,7 @@ def run_cell(
     return cell
 
 
-def _tested(
+def tested(
     method: Method, context: MethodContext, result: MethodResult, key: RunKey, profile: Profile, began: float
 ) -> tuple[CellResult, Scored]:
     """The cell's result once its best candidate (and, for references scored on all their

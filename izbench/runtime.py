@@ -17,6 +17,7 @@ from izbench.generation import InstructionGenerator
 from izbench.methods.base import MethodContext
 from izbench.models.base import ModelBackend
 from izbench.offload import Offload, inline
+from izbench.pool.data import PoolParams
 from izbench.profiles import MethodSettings
 from izbench.results import Candidate, Scored
 from izbench.scoring import DEFAULT_MAX_TOKENS, Scorer, output_cap
@@ -122,9 +123,12 @@ class Runtime:
             self.blackbox(tally, route), protocol=prompt_protocol(self.backend(self.settings.blackbox))
         )
 
-    def scorer(self, task: str, metric: Metric, data: TaskData, tally: CallStats | None = None) -> Scorer:
+    def scorer(
+        self, task: str, metric: Metric, data: TaskData, tally: CallStats | None = None, per_instruction: bool = False
+    ) -> Scorer:
         """The task's scorer under the settings' score function and protocol; for generation, with
-        early stopping and the output cap unless the settings turn them off."""
+        early stopping and the output cap unless the settings turn them off (``per_instruction``:
+        one instruction per call, as pools score)."""
         s = self.settings
         if s.score == "choice" and not all(e.options for e in data.induce + data.execute):
             raise ConfigError(
@@ -145,6 +149,7 @@ class Runtime:
             score=s.score,
             protocol=s.protocol,
             choice_norm=s.choice_norm,
+            per_instruction=per_instruction,
         )
 
     def method_context(
@@ -159,21 +164,32 @@ class Runtime:
         on_candidates: Callable[[list[Candidate], list[Scored]], None] | None = None,
         route: Route | None = None,
         offload: Offload = inline,
+        pool: PoolParams | None = None,
     ) -> MethodContext:
         """Everything a method may use for one cell, wired to this runtime's cached clients.
         The writers (generator, black box as a writer) reach their backends through ``route``,
         when given (lockstep batches them across cells: a row's text does not depend on its
         batch); scoring calls go straight to the black box, in the batches the cell makes, so a
         score's float rounding is the same however cells are scheduled. Every client counts into
-        the cell's own tally, and the black-box ones into its calls axis too."""
+        the cell's own tally, and the black-box ones into its calls axis too. With ``pool``, the
+        method chooses among that pool's domain, written live, and scores one instruction per call
+        as a pool build does (a live run that a pool cell must equal)."""
         cell = CallStats()
         calls = CallStats(parent=cell)
+        generator = self.generator(cell, route)
+        writer = self.blackbox_generator(calls, route)
+        domain = None
+        if pool is not None:
+            from izbench.pool.domain import LiveDomain
+
+            domain = LiveDomain(task, split, pool, generator, writer)
         return MethodContext(
             task=task,
             split=split,
-            scorer=self.scorer(task, metric, data, calls),
-            generator=self.generator(cell, route),
-            blackbox_generator=self.blackbox_generator(calls, route),
+            scorer=self.scorer(task, metric, data, calls, per_instruction=pool is not None),
+            generator=generator,
+            blackbox_generator=writer,
+            domain=domain,
             blackbox_calls=calls,
             cell_calls=cell,
             annotations=tuple(annotations),

@@ -16,11 +16,13 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import duckdb
+import numpy as np
 
 import izbench
 from izbench.errors import ConfigError
 from izbench.hashing import config_hash
 from izbench.identity import RunKey, comparison_hash
+from izbench.pool.data import PoolData, setup_hash
 from izbench.results import Candidate, CellResult, MethodResult, Scored
 from izbench.tasks.types import Example
 
@@ -288,6 +290,104 @@ class ResultStore:
             [config_hash(setup)],
         )
         return {r["task"]: bool(r["measures"]) for r in rows}
+
+    # --- pools -------------------------------------------------------------------------------
+
+    POOL_TABLES = ("pool_scores", "pool_points", "pool_instructions", "pool_examples", "pools")
+
+    def put_pool(self, pool: PoolData) -> None:
+        """Store a built pool whole (one transaction), replacing one of the same identity."""
+        pid = pool.pool_id
+        self.db.begin()
+        try:
+            for table in self.POOL_TABLES:
+                self.db.execute(f"DELETE FROM {table} WHERE pool_id = ?", [pid])  # noqa: S608
+            params = pool.params
+            self.db.execute(
+                "INSERT INTO pools VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    pid, pool.task, json.dumps(pool.identity, sort_keys=True), setup_hash(pool.identity), params.size,
+                    params.ape, params.pool_seed, len(pool.instructions), pool.calls_made, pool.calls_served,
+                    pool.wall_s, _now(),
+                ],
+            )  # fmt: skip
+            self.db.executemany(
+                "INSERT INTO pool_examples VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    [pid, split, k, e.input, list(e.answers), list(e.options)]
+                    for split in ("validation", "test")
+                    for k, e in enumerate(pool.split_of(split))
+                ],
+            )
+            self.db.executemany(
+                "INSERT INTO pool_instructions VALUES (?, ?, ?)",
+                [[pid, k, text] for k, text in enumerate(pool.instructions)],
+            )
+            points = [
+                [pid, "soft", p, [float(v) for v in pool.soft_z[p]], [float(v) for v in pool.soft_hidden[p]], i]
+                for p, i in enumerate(pool.soft_ids)
+            ]
+            points += [[pid, "ape", p, None, None, i] for p, i in enumerate(pool.ape_ids)]
+            points += [[pid, "reference", p, None, None, i] for p, i in enumerate(pool.reference_ids)]
+            points += [[pid, "empty", 0, None, None, pool.empty_id]]
+            self.db.executemany("INSERT INTO pool_points VALUES (?, ?, ?, ?, ?, ?)", points)
+            self.db.executemany(
+                "INSERT INTO pool_scores VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    [pid, i, split, k, prediction, score]
+                    for (i, split), (predictions, scores) in sorted(pool.scores.items())
+                    for k, (prediction, score) in enumerate(zip(predictions, scores, strict=True))
+                ],
+            )
+            self.db.commit()
+        except BaseException:
+            self.db.rollback()
+            raise
+
+    def pools(self) -> list[dict[str, Any]]:
+        """One row per stored pool (none in a store written before pools existed)."""
+        if (self._version() or 0) < 6:
+            return []
+        return self.query("SELECT * EXCLUDE (identity_json) FROM pools ORDER BY setup_hash, task")
+
+    def load_pool(self, pid: str) -> PoolData:
+        """A stored pool, whole."""
+        (row,) = self.query("SELECT * FROM pools WHERE pool_id = ?", [pid])
+        examples: dict[str, list[Example]] = {"validation": [], "test": []}
+        for r in self.query("SELECT * FROM pool_examples WHERE pool_id = ? ORDER BY split, example_index", [pid]):
+            example = Example(input=r["input"], answers=tuple(r["answers"]), options=tuple(r["options"]))
+            examples[r["split"]].append(example)
+        texts = self.query("SELECT instruction FROM pool_instructions WHERE pool_id = ? ORDER BY instruction_id", [pid])
+        instructions = [r["instruction"] for r in texts]
+        points = self.query("SELECT * FROM pool_points WHERE pool_id = ? ORDER BY domain, point", [pid])
+        soft = [p for p in points if p["domain"] == "soft"]
+        scores: dict[tuple[int, str], tuple[list[str], list[float]]] = {}
+        rows = self.db.execute(
+            "SELECT instruction_id, split, prediction, score FROM pool_scores WHERE pool_id = ? "
+            "ORDER BY instruction_id, split, example_index",
+            [pid],
+        ).fetchall()
+        for instruction_id, split, prediction, score in rows:
+            predictions, values = scores.setdefault((instruction_id, split), ([], []))
+            predictions.append(prediction)
+            values.append(score)
+        return PoolData(
+            task=row["task"],
+            identity=json.loads(row["identity_json"]),
+            validation=tuple(examples["validation"]),
+            test=tuple(examples["test"]),
+            instructions=instructions,
+            soft_z=np.array([p["z"] for p in soft], dtype=float).reshape(len(soft), -1),
+            soft_hidden=np.array([p["hidden"] for p in soft], dtype=np.float32).reshape(len(soft), -1),
+            soft_ids=[p["instruction_id"] for p in soft],
+            ape_ids=[p["instruction_id"] for p in points if p["domain"] == "ape"],
+            reference_ids=[p["instruction_id"] for p in points if p["domain"] == "reference"],
+            empty_id=next(p["instruction_id"] for p in points if p["domain"] == "empty"),
+            scores={key: (tuple(p), tuple(s)) for key, (p, s) in scores.items()},
+            calls_made=row["calls_made"],
+            calls_served=row["calls_served"],
+            wall_s=row["wall_s"],
+        )
 
     # --- reading -------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from izbench.cli import (  # noqa: F401  (registers commands)
     call_cmds,
     compare_cmd,
     models_cmd,
+    pool_cmd,
     report_cmds,
     run_cmd,
     runs_cmd,

@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from izbench.choices import Executor, ScoreFunction
-from izbench.cli._app import app, console, err_console, registry_of
+from izbench.choices import DomainKind, Executor, ScoreFunction
+from izbench.cli._app import app, console, err_console, registry_of, settings_of
 from izbench.cli._options import (
     BudgetOption,
     ChoiceNormOption,
@@ -36,6 +36,7 @@ if TYPE_CHECKING:  # the model stack is imported by the commands that run cells,
     from izbench.profiles import Profile
     from izbench.results import CellResult
     from izbench.settings import Settings
+    from izbench.store import ResultStore
     from izbench.tasks.registry import TaskRegistry
     from izbench.tasks.spec import TaskSpec
 
@@ -87,6 +88,16 @@ def compare_command(
     protocol: PromptOption = None,
     choice_norm: ChoiceNormOption = None,
     select: SelectOption = None,
+    domain: Annotated[
+        DomainKind,
+        typer.Option(
+            help="live: the models write and score as the methods ask; pool: the methods choose among stored "
+            "pools (izbench pool build / import) by lookup, with no model call."
+        ),
+    ] = DomainKind.LIVE,
+    pool_setup: Annotated[
+        str | None, typer.Option(help="With --domain pool: which stored pools (izbench pool list), when several.")
+    ] = None,
 ) -> None:
     """Run every (method, task, seed) cell into the store and print a leaderboard."""
     from izbench.executors import Grid, run_grid
@@ -99,6 +110,9 @@ def compare_command(
         get_method(name)
     seed_list = parse_seeds(seeds)
     chosen = chosen_profile(profile, budget, n_validation, n_test, scale, select)
+    if domain is DomainKind.POOL:
+        _compare_on_pools(ctx, tasks, method_names, seed_list, chosen, rerun, pool_setup)
+        return
     settings = with_flags(
         ctx, max_calls=max_calls, max_cost=max_cost, score=score, protocol=protocol, choice_norm=choice_norm
     )
@@ -150,6 +164,81 @@ def compare_command(
             markup=False,
         )  # fmt: skip
         raise typer.Exit(3)
+
+
+def _compare_on_pools(
+    ctx: typer.Context,
+    tasks: str,
+    methods: list[str],
+    seeds: list[int],
+    profile: Profile,
+    rerun: bool,
+    setup: str | None,
+) -> None:
+    """Every cell looked up in the stored pools of one set-up: no model is loaded or called."""
+    from izbench.identity import signal_setup
+    from izbench.pool.cells import pool_cell_config, run_pool_cell
+    from izbench.report.pools import pool_summaries, regrets
+    from izbench.report.render import regret_table
+    from izbench.store import ResultStore
+
+    settings = settings_of(ctx)
+    specs, skipped = registry_of(ctx).resolve(tasks)
+    report_skipped(skipped)
+    with ResultStore.open(settings.store) as store:
+        pools = {spec.key: store.load_pool(pid) for spec, pid in _pools_for(store, specs, setup)}
+        cells = [(m, s.key, seed) for s in specs for m in methods for seed in seeds]
+        cells += [
+            (anchor, task, seed)
+            for task, pool in pools.items()
+            for anchor in ("empty", "human")
+            if anchor not in methods and (anchor == "empty" or pool.reference_ids)
+            for seed in seeds
+        ]
+        err_console.print(
+            f"{len(cells)} cells on pools: {len(pools)} tasks x {len(methods)} methods x {len(seeds)} seeds "
+            "(with their anchors); every score a lookup, no model call",
+            highlight=False,
+            markup=False,
+        )
+        results = []
+        with ItemProgress(len(cells), "cells") as progress:
+            for method, task, seed in cells:
+                result = run_pool_cell(pools[task], method, seed, profile, store, rerun)
+                results.append(result)
+                note = "read back from the store" if result.reused else ""
+                name = f"{method} {task} seed {seed}"
+                progress.done(name, result.wall_s, result.calls_made, result.calls_served, note)
+        config = pool_cell_config(next(iter(pools.values())), profile)
+        verdicts = store.signal_verdicts(signal_setup(config))
+        summaries = pool_summaries(store, config["domain"]["setup"])
+    _print_leaderboard(results, verdicts, tasks + " --domain pool")
+    console.print(regret_table(regrets(results, summaries)).rich("regret against each pool's best instruction"))
+    err_console.print(f"store: {settings.store}", highlight=False, markup=False)
+
+
+def _pools_for(store: ResultStore, specs: list[TaskSpec], setup: str | None) -> list[tuple[TaskSpec, str]]:
+    """The stored pool of each task under one set-up: ``setup`` when given, else the one set-up
+    that covers every task; one line when there is none or several."""
+    rows = store.pools()
+    by_setup: dict[str, dict[str, str]] = {}
+    for r in rows:
+        by_setup.setdefault(r["setup_hash"], {})[r["task"]] = r["pool_id"]
+    wanted = {s.key for s in specs}
+    covering = sorted(h for h, pools in by_setup.items() if wanted <= set(pools))
+    if setup is not None:
+        covering = [h for h in covering if h.startswith(setup)]
+    if not covering:
+        have = ", ".join(f"{h} ({len(p)} tasks)" for h, p in sorted(by_setup.items())) or "none"
+        raise ConfigError(
+            f"no stored pool set-up covers {len(wanted)} selected tasks (pools here: {have}); build them with "
+            "`izbench pool build --tasks ...` or import a pool file"
+        )
+    if len(covering) > 1:
+        raise ConfigError(
+            f"pools of {len(covering)} set-ups cover these tasks ({', '.join(covering)}); pick one with --pool-setup"
+        )
+    return [(s, by_setup[covering[0]][s.key]) for s in specs]
 
 
 def _print_leaderboard(results: list[CellResult], verdicts: dict[str, bool], tasks: str) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from izbench.errors import ConfigError
-from izbench.methods import ape, evoprompt, instinct, instructzero, opro, references, uniform  # noqa: F401 (registers)
+from izbench.methods import ape, evoprompt, instinct, instructzero, opro, presto, references, uniform  # noqa: F401
 from izbench.methods.base import METHODS, Method, MethodContext
 from izbench.results import MethodResult
 

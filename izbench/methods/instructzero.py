@@ -9,23 +9,30 @@ the instruction-coupled kernel, EI and CMA-ES, until ``budget`` distinct instruc
 from __future__ import annotations
 
 import random
+from typing import TYPE_CHECKING
 
 import torch
 
 from izbench.methods.base import Method, MethodContext, Tracker, register
-from izbench.methods.bo import BOSettings, propose, sobol_points
+from izbench.methods.bo import BOSettings, propose, propose_on_domain, sobol_points
 from izbench.methods.soft_prompt import SoftPromptWriter, z_tuple
 from izbench.results import MethodResult
+
+if TYPE_CHECKING:
+    from izbench.pool.domain import Domain
 
 
 class InstructZero(Method):
     name = "instructzero"
     version = 1
+    on_domain = True
 
     def __init__(self, coupled: bool = True) -> None:
         self.coupled = coupled
 
     def optimize(self, context: MethodContext, budget: int, rng: random.Random) -> MethodResult:
+        if context.domain is not None:
+            return self._on_domain(context, context.domain, budget, rng)
         writer = SoftPromptWriter.for_context(context)
         tracker = Tracker(context)
         n_init = min(context.params.n_init, budget)
@@ -48,6 +55,35 @@ class InstructZero(Method):
             z_seen = torch.cat([z_seen, new_z])
             rounds += 1
         return tracker.result
+
+    def _on_domain(self, context: MethodContext, domain: Domain, budget: int, rng: random.Random) -> MethodResult:
+        """The same loop over a finite domain: ``n_init`` points drawn at random, then each round
+        the GP (same kernel, same fit) picks the unevaluated points of highest EI."""
+        tracker = Tracker(context)
+        settings = BOSettings(intrinsic_dim=domain.soft.shape[1], coupled=self.coupled)
+        seed = rng.randrange(2**31)
+        seen = rng.sample(range(len(domain.soft)), min(context.params.n_init, budget, len(domain.soft)))
+        self._evaluate_points(tracker, domain, seen)
+        rounds = 0
+        while tracker.distinct < budget and tracker.result.proposals < 3 * budget and len(seen) < len(domain.soft):
+            want = min(context.params.n_per_iter, budget - tracker.distinct)
+            y = torch.tensor([c.val_score for c in tracker.result.candidates], dtype=torch.double)
+            scores = torch.tensor([c.val_scores for c in tracker.result.candidates], dtype=torch.double)
+            taken = set(seen)
+            remaining = [p for p in range(len(domain.soft)) if p not in taken]
+            candidates = domain.soft[remaining]
+            picked, note = context.offload(
+                propose_on_domain, domain.soft[seen], y, scores, candidates, want, settings, seed + rounds + 1
+            )
+            chosen = [remaining[k] for k in picked]
+            self._evaluate_points(tracker, domain, chosen, note)
+            seen += chosen
+            rounds += 1
+        return tracker.result
+
+    @staticmethod
+    def _evaluate_points(tracker: Tracker, domain: Domain, points: list[int], note: str | None = None) -> None:
+        tracker.add(domain.write_soft(points), soft_prompts=[z_tuple(domain.soft[p]) for p in points], note=note)
 
     @staticmethod
     def _evaluate(tracker: Tracker, writer: SoftPromptWriter, zs: torch.Tensor, note: str | None = None) -> None:

@@ -20,6 +20,7 @@ from typing import Any
 from scipy import stats
 
 from izbench.identity import comparison_hash, signal_setup
+from izbench.report.pools import PoolSummary, pool_summaries, regrets
 from izbench.report.seeds import SeedStatistics, normalize, seed_statistics
 from izbench.results import CellResult
 from izbench.stats import bootstrap_mean
@@ -88,14 +89,16 @@ def config_title(config: dict[str, Any]) -> str:
     profile = config.get("profile", {})
     blackbox = config.get("blackbox", {})
     norm = f" ({config['choice_norm']})" if "choice_norm" in config else ""
+    domain = config.get("domain", {})
+    pool = f", on pools of {domain['pool']['size']} soft prompts" if domain.get("kind") == "pool" else ""
     return (
         f"score {config.get('score', 'generate')}{norm}, protocol {config.get('protocol', 'chat')}, budget "
         f"{profile.get('budget')} / {profile.get('n_validation')} validation / {profile.get('n_test')} test, "
-        f"black box {blackbox.get('kind')}:{blackbox.get('model')}"
+        f"black box {blackbox.get('kind')}:{blackbox.get('model')}{pool}"
     )
 
 
-@dataclass(frozen=True)
+@dataclass
 class Section:
     """The cells of one configuration: they, and only they, share a leaderboard."""
 
@@ -105,6 +108,13 @@ class Section:
     board: Leaderboard
     stats: SeedStatistics
     """The seed-level statistics the leaderboard leads with."""
+    pools: list[PoolSummary] | None = None
+    """For cells run on pools: what each task's pool holds."""
+
+    @property
+    def regret(self) -> dict[str, dict[str, Any]]:
+        """For cells run on pools: each method's regret against the pools' oracles."""
+        return regrets(self.cells, self.pools) if self.pools else {}
 
 
 def section(title: str, comparison: str, cells: list[CellResult], verdicts: dict[str, bool] | None = None) -> Section:
@@ -120,12 +130,15 @@ def sections(store: ResultStore) -> list[Section]:
     for cell in load_cells(store):
         by_config.setdefault(cell.comparison_hash, []).append(cell)
     ordered = sorted(by_config.items(), key=lambda kv: (-len(kv[1]), kv[0]))
-    return [
-        section(
-            f"{config_title(configs[h])} (config {h})", h, cells, store.signal_verdicts(signal_setup(configs[h]))
-        )
-        for h, cells in ordered
-    ]
+    out = []
+    for h, cells in ordered:
+        config = configs[h]
+        part = section(f"{config_title(config)} (config {h})", h, cells, store.signal_verdicts(signal_setup(config)))
+        domain = config.get("domain", {})
+        if domain.get("kind") == "pool":
+            part.pools = pool_summaries(store, domain["setup"])
+        out.append(part)
+    return out
 
 
 @dataclass(frozen=True)

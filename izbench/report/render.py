@@ -5,11 +5,13 @@ from __future__ import annotations
 import base64
 import html
 import json
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from izbench.report.aggregate import Leaderboard, Section, cell_record
 from izbench.report.plots import calls_png, cd_png, curves_png, improvement_png, intervals_png, profile_png
+from izbench.report.pools import PoolSummary
 from izbench.report.seeds import AGGREGATES, SeedStatistics
 from izbench.report.table import TextTable
 
@@ -131,6 +133,14 @@ def section_markdown(section: Section, level: int = 2) -> str:
         parts += [headline_table(stats).markdown(), *(f"- {note}" for note in seed_notes(stats)), ""]
         if stats.improvement:
             parts += [f"{h}# Probability of improvement\n", improvement_table(stats).markdown()]
+    if section.pools:
+        parts += [
+            f"{h}# The pools\n",
+            "Each task's domain, written and scored once; methods chose among it by lookup.\n",
+            pool_table(section.pools).markdown(),
+            f"{h}# Regret against the pool's best instruction\n",
+            regret_table(section.regret).markdown(),
+        ]
     parts += [
         f"{h}# Per task: raw test score (mean over seeds, 95% t-interval when there are several)\n",
         leaderboard_table(board).markdown(),
@@ -169,6 +179,11 @@ def _html_section(section: Section, images: dict[str, bytes], suffix: str) -> st
         headline = (
             f"{headline_table(stats).html(f'headline{suffix}')}<ul>{notes}</ul>"
             f"<h3>Probability of improvement</h3>{improvement_table(stats).html(f'improvement{suffix}')}"
+        )
+    if section.pools:
+        headline += (
+            f"<h3>The pools</h3>{pool_table(section.pools).html(f'pools{suffix}')}"
+            f"<h3>Regret against the pool's best instruction</h3>{regret_table(section.regret).html(f'regret{suffix}')}"
         )
     return f"""<h2>{esc(section.title)}</h2>
 {headline}
@@ -307,7 +322,10 @@ def write_report(sections: list[Section], out: Path, signal: list[dict[str, Any]
             written.append(path)
         markdown.append(section_markdown(part))
         pages.append(_html_section(part, images, "" if k == 0 else suffix))
-        records.append({"title": part.title, "comparison_hash": part.comparison_hash, **part.stats.as_dict()})
+        record = {"title": part.title, "comparison_hash": part.comparison_hash, **part.stats.as_dict()}
+        if part.pools:
+            record |= {"pools": [asdict(s) for s in part.pools], "regret": part.regret}
+        records.append(record)
     (out / "leaderboard.md").write_text("\n".join(markdown) + signal_markdown(signal))
     (out / "index.html").write_text(_html_page("\n".join(pages) + signal_html(signal)))
     normalized = {
@@ -325,3 +343,31 @@ def write_report(sections: list[Section], out: Path, signal: list[dict[str, Any]
     (out / "results.json").write_text(json.dumps(results, indent=1, sort_keys=True))
     written += [out / "leaderboard.md", out / "index.html", out / "results.json"]
     return written
+
+
+def pool_table(summaries: list[PoolSummary]) -> TextTable:
+    """What each pool's domain holds, and its oracle beside the reference and no instruction."""
+
+    def spread(values: tuple[float, float, float]) -> str:
+        return f"{values[1]:.3f} ({values[0]:.3f} .. {values[2]:.3f})"
+
+    rows = [
+        [
+            s.task, str(s.points), str(s.distinct), str(s.ape), spread(s.validation), spread(s.test), f"{s.oracle:.3f}",
+            _fmt(s.reference), f"{s.empty:.3f}",
+        ]
+        for s in summaries
+    ]  # fmt: skip
+    header = ["task", "soft points", "distinct", "APE", "validation median (min .. max)",
+              "test median (min .. max)", "oracle test", "reference test", "empty test"]  # fmt: skip
+    return TextTable(header, rows, right=frozenset(range(1, len(header))))
+
+
+def regret_table(regret: dict[str, dict[str, Any]]) -> TextTable:
+    """Per method: its mean regret against each task's oracle and how much selection flattered it."""
+    rows = [
+        [m, str(r["cells"]), f"{r['regret']:.3f}", f"{r['selection_gap']:+.3f}"]
+        for m, r in sorted(regret.items(), key=lambda kv: kv[1]["regret"])
+    ]
+    header = ["method", "cells", "regret (oracle - test)", "validation - test"]
+    return TextTable(header, rows, right=frozenset({1, 2, 3}))

@@ -1,0 +1,108 @@
+"""Instruction pools on the tiny model: a build stored whole, methods run on it by lookup with no
+model call, and each pool cell equal to a live run on the same domain with a cold cache."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from izbench.pool.build import build_pools
+from izbench.pool.cells import run_pool_cell
+from izbench.pool.data import PoolData, PoolParams
+from izbench.profiles import get_profile
+from izbench.runner import run_cell
+from izbench.runtime import Runtime
+from izbench.settings import Settings
+from izbench.store import ResultStore
+from izbench.tasks.registry import TaskRegistry
+
+PARAMS = PoolParams(size=24, ape=6, n_validation=4, n_test=6)
+TASKS = ("core/larger_animal", "core/sum")
+SMOKE = get_profile("smoke")
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> tuple[Settings, list[PoolData]]:
+    """Two tasks' pools built in lockstep into a store, and the settings that built them."""
+    root = tmp_path_factory.mktemp("pool")
+    settings = Settings(
+        generator=str(tiny_model_dir), blackbox_model=str(tiny_model_dir), cache_dir=root / "cache", store=root / "s.duckdb"
+    )
+    registry = TaskRegistry()
+    finished: list[str] = []
+    with Runtime(settings) as runtime, ResultStore.open(settings.store) as store:
+        pools = build_pools(
+            runtime, registry, [registry.get(t) for t in TASKS], PARAMS, lambda spec, pool, error: finished.append(spec.key)
+        )
+        for pool in pools:
+            store.put_pool(pool)
+    assert sorted(finished) == sorted(TASKS)
+    return settings, pools
+
+
+def test_a_built_pool_holds_its_domain_and_every_score(built: tuple[Settings, list[PoolData]]) -> None:
+    settings, pools = built
+    pool = pools[0]
+    assert len(pool.soft_ids) == PARAMS.size and len(pool.ape_ids) == PARAMS.ape
+    assert pool.soft_z.shape == (PARAMS.size, PARAMS.intrinsic_dim) and pool.soft_hidden.shape[0] == PARAMS.size
+    assert pool.instructions[pool.empty_id] == "" and pool.reference_ids
+    assert len(pool.instructions) == len(set(pool.instructions))  # distinct: each scored once
+    for k in range(len(pool.instructions)):
+        assert len(pool.scores[(k, "validation")][1]) == PARAMS.n_validation
+        assert len(pool.scores[(k, "test")][1]) == PARAMS.n_test
+    with ResultStore.open(settings.store) as store:
+        again = store.load_pool(pool.pool_id)
+        listed = store.pools()
+    assert again.instructions == pool.instructions and again.scores == pool.scores
+    assert again.soft_ids == pool.soft_ids and (again.soft_z == pool.soft_z).all()
+    assert again.identity == pool.identity and {r["task"] for r in listed} == set(TASKS)
+
+
+def test_a_rebuild_is_served_from_the_cache(built: tuple[Settings, list[PoolData]]) -> None:
+    settings, pools = built
+    registry = TaskRegistry()
+    with Runtime(settings.model_copy(update={"cache_mode": "replay"})) as runtime:
+        (again,) = build_pools(runtime, registry, [registry.get(TASKS[1])], PARAMS, lambda *_: None)
+        assert runtime.stats.made == 0
+    assert again.pool_id == pools[1].pool_id and again.scores == pools[1].scores
+
+
+@pytest.mark.parametrize("method", ["uniform", "instructzero", "ape", "instinct", "presto", "empty", "human"])
+def test_a_pool_cell_makes_no_call_and_equals_a_live_run_on_its_domain(
+    built: tuple[Settings, list[PoolData]], method: str, tmp_path: Path
+) -> None:
+    settings, pools = built
+    pool = pools[0]
+    on_pool = run_pool_cell(pool, method, 3, SMOKE)
+    assert on_pool.calls_made == 0 and on_pool.result is not None
+    assert 1 <= on_pool.distinct <= SMOKE.budget and len(on_pool.test_scores) == PARAMS.n_test
+    if method == "presto":
+        return  # it writes the whole domain first: its live run is the build itself, tested above
+    cold = settings.model_copy(update={"cache_dir": tmp_path / "cold"})
+    with Runtime(cold) as runtime:
+        live = run_cell(runtime, TaskRegistry(), method, pool.task, 3, SMOKE, pool=PARAMS)
+        assert runtime.stats.made > 0  # computed, not replayed
+    assert live.result is not None
+    assert [(c.instruction, c.val_score, c.val_scores) for c in live.result.candidates] == [
+        (c.instruction, c.val_score, c.val_scores) for c in on_pool.result.candidates
+    ]
+    assert (live.best_instruction, live.test_scores) == (on_pool.best_instruction, on_pool.test_scores)
+
+
+def test_a_method_that_writes_its_own_instructions_is_refused(built: tuple[Settings, list[PoolData]]) -> None:
+    from izbench.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="opro writes instructions a pool does not hold"):
+        run_pool_cell(built[1][0], "opro", 0, SMOKE)
+
+
+def test_the_seed_changes_the_draws_not_the_scores(built: tuple[Settings, list[PoolData]]) -> None:
+    pool = built[1][0]
+    runs = [run_pool_cell(pool, "uniform", seed, SMOKE) for seed in range(4)]
+    assert len({tuple(c.instruction for c in r.result.candidates) for r in runs if r.result}) > 1
+    scores = {}
+    for r in runs:
+        for c in r.result.candidates if r.result else []:
+            scores.setdefault(c.instruction, c.val_score)
+            assert scores[c.instruction] == c.val_score
