@@ -14,7 +14,10 @@ from typing import Any
 from izbench.errors import ConfigError
 from izbench.settings import Settings
 
-COMPARE_KEYS = ("tasks", "methods", "seeds", "profile", "budget", "n_validation", "n_test", "scale")
+COMPARE_KEYS = (
+    "tasks", "methods", "seeds", "profile", "budget", "n_validation", "n_test", "scale", "domain", "pool_file",
+    "pool_setup",
+)  # fmt: skip
 """Compare arguments a file may set (the scoring ones are settings: top level)."""
 
 

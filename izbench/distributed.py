@@ -1,24 +1,28 @@
-"""Compare's cells on Ray: workers compute, the driver alone writes the store and the cache.
+"""Compare's cells and pool builds on Ray: workers compute, the driver alone writes the store and
+the cache.
 
 Each worker is a Ray actor holding one runtime (the embedded model loads once per worker). It
 reads the central cache when its machine can see the directory (same host or shared disk) and
 keeps what it computes in memory; a cell's store writes are recorded, not executed. Both come
 back to the driver with the cell's result, and the driver writes them in the same order a local
 run would, so a Ray run and an in-process run of the same cells leave the same rows, and the
-next run replays from the central cache. ``--max-calls``/``--max-cost`` need one counter for
-all calls and are refused with Ray.
+next run replays from the central cache. A pool comes back whole from the worker that built
+it, with its cache entries. ``--max-calls``/``--max-cost`` need one counter for all calls and
+are refused with Ray.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from izbench.cache import CallCounts, OverlayCache
 from izbench.errors import ConfigError, IzbenchError
 from izbench.identity import RunKey
+from izbench.pool.data import PoolData, PoolParams
 from izbench.profiles import Profile
 from izbench.results import Candidate, CellResult, Scored
 from izbench.runner import run_cell
@@ -77,6 +81,20 @@ class CellWorker:
         self.runtime = Runtime(settings, cache=self.cache)
         self.registry = TaskRegistry.from_settings(settings)
 
+    def build_pool(
+        self, task: str, params: PoolParams
+    ) -> tuple[str, PoolData | None, str | None, dict[str, str], CallCounts]:
+        """One task's pool, built here; with the entries it added to the cache and its calls."""
+        from izbench.pool.build import build_task
+
+        before = self.runtime.stats.counts()
+        pool, error = None, None
+        try:
+            pool = build_task(self.runtime, self.registry, self.registry.get(task), params)
+        except IzbenchError as failure:
+            error = str(failure)
+        return task, pool, error, self.cache.take_new(), self.runtime.stats.since(before)
+
     def run(self, cell: Cell, profile: Profile) -> WorkerOutcome:
         method, task, seed = cell
         store = RecordingStore()
@@ -90,17 +108,9 @@ class CellWorker:
         return WorkerOutcome(cell, result, error, store.writes, self.cache.take_new(), calls)
 
 
-def run_cells_on_ray(
-    runtime: Runtime,
-    store: ResultStore,
-    cells: Sequence[Cell],
-    profile: Profile,
-    *,
-    address: str | None,
-    workers: int,
-    on_done: Callable[[CellResult], None],
-) -> list[CellResult]:
-    """Run ``cells`` (not yet in the store) on Ray; write each one as it comes back."""
+@contextmanager
+def _actors(runtime: Runtime, address: str | None, workers: int, jobs: int) -> Iterator[Any]:
+    """A pool of ``CellWorker`` actors on a Ray cluster (started here unless one is running)."""
     settings = runtime.settings
     if settings.max_calls is not None or settings.max_cost is not None:
         raise ConfigError("--max-calls/--max-cost are not supported with --executor ray; run in-process")
@@ -118,27 +128,72 @@ def run_cells_on_ray(
             raise ConfigError(f"cannot reach Ray at {address or 'a new local cluster'}: {error}") from None
     try:
         cpus = max(1, int(ray.available_resources().get("CPU", 1)))  # type: ignore[no-untyped-call]
-        n = max(1, min(workers or cpus, len(cells)))
+        n = max(1, min(workers or cpus, jobs))
         actor = ray.remote(num_cpus=max(1, cpus // n))(CellWorker)
-        pool = ActorPool([actor.remote(settings, max(1, cpus // n)) for _ in range(n)])  # type: ignore[attr-defined]
+        yield ActorPool([actor.remote(settings, max(1, cpus // n)) for _ in range(n)])  # type: ignore[attr-defined]
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def _keep(runtime: Runtime, entries: dict[str, str], calls: CallCounts) -> None:
+    """A worker's new cache entries into the central cache, its calls into the run's counts."""
+    if runtime.settings.cache_mode.value != "off":
+        for key, raw in entries.items():
+            runtime.cache.put_raw(key, raw)
+    runtime.stats.add(calls)
+
+
+def run_cells_on_ray(
+    runtime: Runtime,
+    store: ResultStore,
+    cells: Sequence[Cell],
+    profile: Profile,
+    *,
+    address: str | None,
+    workers: int,
+    on_done: Callable[[CellResult], None],
+) -> list[CellResult]:
+    """Run ``cells`` (not yet in the store) on Ray; write each one as it comes back."""
+    with _actors(runtime, address, workers, len(cells)) as actors:
         done: dict[Cell, CellResult] = {}
         failure: str | None = None
-        outcomes = pool.map_unordered(lambda a, c: a.run.remote(c, profile), list(cells))
-        for outcome in outcomes:
-            for key, raw in outcome.entries.items():
-                if settings.cache_mode.value != "off":
-                    runtime.cache.put_raw(key, raw)
+        for outcome in actors.map_unordered(lambda a, c: a.run.remote(c, profile), list(cells)):
+            _keep(runtime, outcome.entries, outcome.calls)
             for name, args in outcome.writes:
                 getattr(store, name)(*args)
-            runtime.stats.add(outcome.calls)
             if outcome.result is None:
                 failure = failure or f"{'/'.join(map(str, outcome.cell))}: {outcome.error}"
                 continue
             done[outcome.cell] = outcome.result
             on_done(outcome.result)
-        if failure is not None:
-            raise IzbenchError(f"a cell failed on Ray ({failure}); finished cells are stored, rerun to resume")
-        return [done[c] for c in cells]
-    finally:
-        if started:
-            ray.shutdown()
+    if failure is not None:
+        raise IzbenchError(f"a cell failed on Ray ({failure}); finished cells are stored, rerun to resume")
+    return [done[c] for c in cells]
+
+
+def build_pools_on_ray(
+    runtime: Runtime,
+    tasks: Sequence[str],
+    params: PoolParams,
+    *,
+    address: str | None,
+    workers: int,
+    on_done: Callable[[PoolData], None],
+) -> list[PoolData]:
+    """Build each task's pool on a Ray worker; each comes back whole, with its new cache entries."""
+    with _actors(runtime, address, workers, len(tasks)) as actors:
+        built: list[PoolData] = []
+        failure: str | None = None
+        for task, pool, error, entries, calls in actors.map_unordered(
+            lambda a, t: a.build_pool.remote(t, params), list(tasks)
+        ):
+            _keep(runtime, entries, calls)
+            if pool is None:
+                failure = failure or f"{task}: {error}"
+                continue
+            built.append(pool)
+            on_done(pool)
+    if failure is not None:
+        raise IzbenchError(f"a pool failed on Ray ({failure}); finished pools are stored, rerun to resume")
+    return built

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -98,6 +99,10 @@ def compare_command(
     pool_setup: Annotated[
         str | None, typer.Option(help="With --domain pool: which stored pools (izbench pool list), when several.")
     ] = None,
+    pool_file: Annotated[
+        Path | None,
+        typer.Option(help="With --domain pool: a pool file (izbench pool export) to import first, unless stored."),
+    ] = None,
 ) -> None:
     """Run every (method, task, seed) cell into the store and print a leaderboard."""
     from izbench.executors import Grid, run_grid
@@ -111,7 +116,7 @@ def compare_command(
     seed_list = parse_seeds(seeds)
     chosen = chosen_profile(profile, budget, n_validation, n_test, scale, select)
     if domain is DomainKind.POOL:
-        _compare_on_pools(ctx, tasks, method_names, seed_list, chosen, rerun, pool_setup)
+        _compare_on_pools(ctx, tasks, method_names, seed_list, chosen, rerun, pool_setup, pool_file)
         return
     settings = with_flags(
         ctx, max_calls=max_calls, max_cost=max_cost, score=score, protocol=protocol, choice_norm=choice_norm
@@ -174,8 +179,10 @@ def _compare_on_pools(
     profile: Profile,
     rerun: bool,
     setup: str | None,
+    pool_file: Path | None,
 ) -> None:
-    """Every cell looked up in the stored pools of one set-up: no model is loaded or called."""
+    """Every cell looked up in the stored pools of one set-up (``pool_file``'s, imported first
+    when the store lacks them): no model is loaded or called."""
     from izbench.identity import signal_setup
     from izbench.pool.cells import pool_cell_config, run_pool_cell
     from izbench.report.pools import pool_summaries, regrets
@@ -186,6 +193,8 @@ def _compare_on_pools(
     specs, skipped = registry_of(ctx).resolve(tasks)
     report_skipped(skipped)
     with ResultStore.open(settings.store) as store:
+        if pool_file is not None:
+            setup = setup or _import_once(store, pool_file, registry_of(ctx))
         pools = {spec.key: store.load_pool(pid) for spec, pid in _pools_for(store, specs, setup)}
         cells = [(m, s.key, seed) for s in specs for m in methods for seed in seeds]
         cells += [
@@ -215,6 +224,19 @@ def _compare_on_pools(
     _print_leaderboard(results, verdicts, tasks + " --domain pool")
     console.print(regret_table(regrets(results, summaries)).rich("regret against each pool's best instruction"))
     err_console.print(f"store: {settings.store}", highlight=False, markup=False)
+
+
+def _import_once(store: ResultStore, pool_file: Path, registry: TaskRegistry) -> str | None:
+    """Import ``pool_file`` unless the store holds every pool in it; the set-up its pools share."""
+    from izbench.pool.transfer import import_pools, read_manifest
+
+    manifest = read_manifest(pool_file)
+    held = {r["pool_id"] for r in store.pools()}
+    if not {p["pool_id"] for p in manifest["pools"]} <= held:
+        import_pools(store, pool_file, registry)
+        err_console.print(f"{len(manifest['pools'])} pools imported from {pool_file}", highlight=False, markup=False)
+    setups = {p["setup_hash"] for p in manifest["pools"]}
+    return setups.pop() if len(setups) == 1 else None
 
 
 def _pools_for(store: ResultStore, specs: list[TaskSpec], setup: str | None) -> list[tuple[TaskSpec, str]]:

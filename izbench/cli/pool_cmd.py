@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from izbench.choices import Executor
 from izbench.cli._app import app, console, err_console, registry_of, settings_of
 from izbench.cli._options import ChoiceNormOption, PromptOption, ScoreOption, report_skipped, with_flags
 from izbench.cli._progress import ItemProgress
@@ -32,6 +33,12 @@ def pool_build(
     n_validation: Annotated[int, typer.Option(min=1, help="Validation examples every instruction is scored on.")] = 10,
     n_test: Annotated[int, typer.Option(min=1, help="Test examples every instruction is scored on.")] = 40,
     rerun: Annotated[bool, typer.Option(help="Rebuild pools the store already has (from the cache).")] = False,
+    executor: Annotated[
+        Executor,
+        typer.Option(help="lockstep: tasks in this process, their generator calls batched; ray: tasks as Ray tasks."),
+    ] = Executor.LOCKSTEP,
+    ray_address: Annotated[str | None, typer.Option(help="Ray cluster to join (default: start a local one).")] = None,
+    workers: Annotated[int, typer.Option(min=0, help="Ray workers (0: one per CPU of the cluster).")] = 0,
     score: ScoreOption = None,
     protocol: PromptOption = None,
     choice_norm: ChoiceNormOption = None,
@@ -68,7 +75,14 @@ def pool_build(
                 distinct = len(set(pool.soft_ids))
                 progress.done(spec.key, pool.wall_s, pool.calls_made, pool.calls_served, note=f"{distinct} distinct")
 
-            if todo:
+            if todo and executor is Executor.RAY:
+                from izbench.distributed import build_pools_on_ray
+
+                build_pools_on_ray(
+                    runtime, [s.key for s in todo], params, address=ray_address, workers=workers,
+                    on_done=lambda pool: done(registry.get(pool.task), pool, None),
+                )  # fmt: skip
+            elif todo:
                 build_pools(runtime, registry, todo, params, done)
         _print_pools(store, [pool_id(pool_identity(runtime, registry, s, params)) for s in specs])
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import izbench
 from izbench.errors import ConfigError
-from izbench.pool.data import POOL_FORMAT
+from izbench.pool.data import POOL_FORMAT, setup_hash
 from izbench.store import ResultStore
 from izbench.tasks.registry import TaskRegistry
 
@@ -48,7 +48,13 @@ def export_pools(store: ResultStore, pool_ids: list[str], target: Path) -> dict[
         "format": POOL_FORMAT,
         "izbench": izbench.__version__,
         "pools": [
-            {"pool_id": r["pool_id"], "task": r["task"], **_summary(json.loads(r["identity_json"]))} for r in rows
+            {
+                "pool_id": r["pool_id"],
+                "task": r["task"],
+                "setup_hash": setup_hash(json.loads(r["identity_json"])),
+                **_summary(json.loads(r["identity_json"])),
+            }
+            for r in rows
         ],
         "parts": {},
     }
@@ -81,6 +87,16 @@ def _summary(identity: dict[str, Any]) -> dict[str, Any]:
         "score_setup": {k: v for k, v in setup.items() if k not in ("generator", "blackbox", "pool")},
         "pool": setup["pool"],
     }
+
+
+def read_manifest(source: Path) -> dict[str, Any]:
+    """The manifest of a pool file, or one line saying it is not one."""
+    try:
+        with zipfile.ZipFile(source) as archive:
+            manifest: dict[str, Any] = json.loads(archive.read(MANIFEST))
+    except (OSError, zipfile.BadZipFile, KeyError, ValueError) as error:
+        raise ConfigError(f"{source} is not an izbench pool file ({error})") from None
+    return manifest
 
 
 def import_pools(store: ResultStore, source: Path, registry: TaskRegistry) -> dict[str, Any]:

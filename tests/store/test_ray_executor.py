@@ -69,3 +69,27 @@ def test_ray_run_equals_in_process_run_and_replays(tmp_path: Path, tiny_env: dic
     alone_candidates = _contents(tmp_path / "alone.duckdb")["candidates"]
     assert len(alone_candidates) >= 3
     assert all(c in ray_rows["candidates"] for c in alone_candidates)  # same soft prompts, same instructions
+
+
+@pytest.mark.timeout(900)
+def test_pools_built_on_ray_equal_pools_built_here(tmp_path: Path, tiny_env: dict[str, str]) -> None:
+    build = ["pool", "build", "--tasks", "sum,antonyms", "--size", "12", "--ape", "3", "--n-validation", "4", "--n-test", "5"]
+    ray = _izbench(tiny_env, tmp_path / "ray-cache", tmp_path / "ray.duckdb", *build, "--executor", "ray", "--workers", "2")
+    assert ray.returncode == 0, ray.stderr[-2000:]
+    here = _izbench(tiny_env, tmp_path / "cache", tmp_path / "here.duckdb", *build)
+    assert here.returncode == 0, here.stderr[-2000:]
+
+    def pools(store: Path) -> dict[str, list[tuple[object, ...]]]:
+        con = duckdb.connect(str(store), read_only=True)
+        try:
+            return {
+                table: con.execute(f"SELECT * FROM {table} ORDER BY ALL").fetchall()
+                for table in ("pool_instructions", "pool_points", "pool_scores", "pool_examples")
+            }
+        finally:
+            con.close()
+
+    assert pools(tmp_path / "ray.duckdb") == pools(tmp_path / "here.duckdb")
+    # The driver kept every worker's answers: a rebuild from the Ray run's cache makes no call.
+    again = _izbench(tiny_env, tmp_path / "ray-cache", tmp_path / "again.duckdb", "--cache-mode", "replay", *build)
+    assert again.returncode == 0 and ", 0 made;" in again.stderr, again.stderr[-2000:]
