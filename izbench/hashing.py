@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 from typing import Any
 
 
@@ -24,3 +25,12 @@ def canonical_digest(value: Any) -> str:
 def config_hash(config: dict[str, Any]) -> str:
     """A short, stable hash of a resolved configuration (canonical JSON)."""
     return canonical_digest(config)[:16]
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -97,17 +97,31 @@ def run_cell(
         spec.key, spec.metric, data, split, seed, profile.params, registry.references(spec),
         on_candidates=Recorder(store, key.run_id, split, watch), route=route, offload=offload, pool=pool,
     )  # fmt: skip
+    return execute(method, context, key, profile, store, began, git_commit())
+
+
+def execute(
+    method: Method,
+    context: MethodContext,
+    key: RunKey,
+    profile: Profile,
+    store: StoreWriter | None,
+    began: float,
+    commit: str | None,
+) -> CellResult:
+    """The method's run in ``context``, its best scored on test, all of it written as it goes
+    (a failure marks the run failed, so a rerun redoes it from the cache)."""
     if store is not None:
-        store.start_run(key, profile.budget, git_commit())
+        store.start_run(key, profile.budget, commit)
     try:
-        result = method.optimize(context, profile.budget, rng_for("method", method_name, spec.key, seed))
+        result = method.optimize(context, profile.budget, rng_for("method", key.method, key.task, key.seed))
         cell, test = tested(method, context, result, key, profile, began)
     except BaseException:
         if store is not None:
             store.mark_failed(key.run_id)
         raise
     if store is not None:
-        store.add_predictions(key.run_id, "test", result.best.step, split.test, test)
+        store.add_predictions(key.run_id, "test", result.best.step, context.split.test, test)
         store.finish_run(cell)
     return cell
 

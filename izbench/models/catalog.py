@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Literal
 
 from izbench.errors import ConfigError
+from izbench.hashing import file_sha256
 from izbench.paths import user_cache_dir
 
 DEFAULT_MODEL = "smollm2-135m-instruct"
@@ -107,15 +108,6 @@ class ModelSource:
 
 
 _memo: dict[tuple[str, int, int], tuple[str, bool, str]] = {}
-
-
-def file_sha256(path: Path) -> str:
-    """sha256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _gguf_identity(path: Path) -> tuple[str, bool, str]:

@@ -26,8 +26,7 @@ from izbench.pool.data import PoolData, setup_hash
 from izbench.pool.domain import PoolDomain
 from izbench.profiles import Profile
 from izbench.results import CellResult, Scored
-from izbench.runner import Recorder, tested
-from izbench.seeding import rng_for
+from izbench.runner import Recorder, execute
 from izbench.store import ResultStore, StoreWriter
 from izbench.tasks.splits import Split
 from izbench.tasks.types import Example
@@ -146,16 +145,4 @@ def run_pool_cell(
         cell_calls=cell,
         domain=PoolDomain(pool),
     )
-    if store is not None:
-        store.start_run(key, profile.budget, None)
-    try:
-        result = method.optimize(context, profile.budget, rng_for("method", method_name, pool.task, seed))
-        done, test = tested(method, context, result, key, profile, began)
-    except BaseException:
-        if store is not None:
-            store.mark_failed(key.run_id)
-        raise
-    if store is not None:
-        store.add_predictions(key.run_id, "test", result.best.step, split.test, test)
-        store.finish_run(done)
-    return done
+    return execute(method, context, key, profile, store, began, None)

@@ -11,7 +11,6 @@ all pools in one transaction.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import tempfile
 import zipfile
@@ -20,20 +19,13 @@ from typing import Any
 
 import izbench
 from izbench.errors import ConfigError
+from izbench.hashing import file_sha256
 from izbench.pool.data import POOL_FORMAT, setup_hash
 from izbench.store import ResultStore
 from izbench.tasks.registry import TaskRegistry
 
 TABLES = ("pools", "pool_examples", "pool_instructions", "pool_points", "pool_scores")
 MANIFEST = "manifest.json"
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def export_pools(store: ResultStore, pool_ids: list[str], target: Path) -> dict[str, Any]:
@@ -67,7 +59,7 @@ def export_pools(store: ResultStore, pool_ids: list[str], target: Path) -> dict[
                 f"pool_id IN ({', '.join(repr(p) for p in pool_ids if p.isalnum())})"
             )
             relation.order("ALL").write_parquet(str(part), compression="zstd")
-            manifest["parts"][f"{table}.parquet"] = _sha256(part)
+            manifest["parts"][f"{table}.parquet"] = file_sha256(part)
         partial = target.with_name(target.name + ".partial")
         with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_STORED) as archive:
             archive.writestr(MANIFEST, json.dumps(manifest, indent=1, sort_keys=True))
@@ -119,7 +111,7 @@ def import_pools(store: ResultStore, source: Path, registry: TaskRegistry) -> di
                 path = Path(archive.extract(name, tmp))
             except KeyError:
                 raise ConfigError(f"{source} lacks its part {name}; the file is incomplete") from None
-            if _sha256(path) != expected:
+            if file_sha256(path) != expected:
                 raise ConfigError(f"{source}: part {name} does not match its sha256 in the manifest; refused")
         for pool in manifest["pools"]:
             _check_task(registry, pool, source)
