@@ -112,7 +112,15 @@ def seed_notes(stats: SeedStatistics) -> list[str]:
     for task, why in sorted(n.left_out.items()):
         notes.append(f"Left out of the aggregates: {task}: {why}.")
     if n.missing:
-        notes.append(f"{len(n.missing)} cells are missing; seeds without every cell are left out of the aggregates.")
+        first = ", ".join("{} {} seed {}".format(*c) for c in n.missing[:3])
+        notes.append(
+            f"{len(n.missing)} cells are missing ({first}{', ...' if len(n.missing) > 3 else ''}); seeds without "
+            "every cell are left out of the aggregates: rerun the same compare to fill them."
+        )
+    if len(n.methods) == 1:
+        notes.append(f"One method ({n.methods[0]}): there is nothing to rank it against; add methods to compare.")
+    elif len(n.methods) == 2:
+        notes.append("Two methods: the Friedman test and Nemenyi's critical difference need three or more.")
     if stats.friedman is not None and stats.critical_difference is not None:
         chi2, p = stats.friedman
         grouped = "; ".join("{" + ", ".join(g) + "}" for g in stats.groups) or "none (every pair apart)"

@@ -121,3 +121,11 @@ def test_one_seed_gives_intervals_over_tasks_and_measures_no_seed_variance() -> 
     iqm = stats.aggregates["a"]["mean"]
     assert iqm.low < iqm.value < iqm.high  # tasks resampled: the interval is not a point
     assert stats.seeds_needed == {("a", "b"): None}
+
+
+def test_one_method_says_there_is_nothing_to_rank_it_against() -> None:
+    from izbench.report.render import seed_notes
+
+    stats = seed_statistics(_normalized({"a": [[0.1, 0.9, 0.5], [0.2, 0.8, 0.4]]}))
+    assert stats.improvement == {} and stats.critical_difference is None
+    assert any("nothing to rank it against" in note for note in seed_notes(stats))
