@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -84,7 +85,9 @@ def compare_command(
         ),
     ] = Executor.LOCKSTEP,
     ray_address: Annotated[str | None, typer.Option(help="Ray cluster to join (default: start a local one).")] = None,
-    workers: Annotated[int, typer.Option(min=0, help="Ray workers (0: one per CPU of the cluster).")] = 0,
+    workers: Annotated[
+        int, typer.Option(min=0, help="Ray workers, or with --domain pool processes (0: one per CPU).")
+    ] = 0,
     score: ScoreOption = None,
     protocol: PromptOption = None,
     choice_norm: ChoiceNormOption = None,
@@ -116,7 +119,7 @@ def compare_command(
     seed_list = parse_seeds(seeds)
     chosen = chosen_profile(profile, budget, n_validation, n_test, scale, select)
     if domain is DomainKind.POOL:
-        _compare_on_pools(ctx, tasks, method_names, seed_list, chosen, rerun, pool_setup, pool_file)
+        _compare_on_pools(ctx, tasks, method_names, seed_list, chosen, rerun, pool_setup, pool_file, workers)
         return
     settings = with_flags(
         ctx, max_calls=max_calls, max_cost=max_cost, score=score, protocol=protocol, choice_norm=choice_norm
@@ -180,11 +183,12 @@ def _compare_on_pools(
     rerun: bool,
     setup: str | None,
     pool_file: Path | None,
+    workers: int,
 ) -> None:
     """Every cell looked up in the stored pools of one set-up (``pool_file``'s, imported first
     when the store lacks them): no model is loaded or called."""
     from izbench.identity import signal_setup
-    from izbench.pool.cells import pool_cell_config, run_pool_cell
+    from izbench.pool.cells import pool_cell_config, run_pool_cells
     from izbench.report.pools import pool_summaries, regrets
     from izbench.report.render import regret_table
     from izbench.store import ResultStore
@@ -210,14 +214,15 @@ def _compare_on_pools(
             highlight=False,
             markup=False,
         )
-        results = []
         with ItemProgress(len(cells), "cells") as progress:
-            for method, task, seed in cells:
-                result = run_pool_cell(pools[task], method, seed, profile, store, rerun)
-                results.append(result)
+
+            def done(result: CellResult) -> None:
                 note = "read back from the store" if result.reused else ""
-                name = f"{method} {task} seed {seed}"
+                name = f"{result.method} {result.task} seed {result.seed}"
                 progress.done(name, result.wall_s, result.calls_made, result.calls_served, note)
+
+            processes = workers or os.cpu_count() or 1
+            results = run_pool_cells(pools, cells, profile, store, rerun, processes, done)
         config = pool_cell_config(next(iter(pools.values())), profile)
         verdicts = store.signal_verdicts(signal_setup(config))
         summaries = pool_summaries(store, config["domain"]["setup"])

@@ -10,7 +10,7 @@ parameters) with the task's and the method's, so pool cells never mix with live 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -146,3 +146,67 @@ def run_pool_cell(
         domain=PoolDomain(pool),
     )
     return execute(method, context, key, profile, store, began, None)
+
+
+_POOLS: dict[str, PoolData] = {}
+"""A worker process's pools, handed over once when it starts."""
+
+
+def _start_worker(pools: dict[str, PoolData]) -> None:
+    """A pool worker: one torch thread (pool cells are many small fits side by side; more
+    threads per process only fight over the cores) and every pool of the comparison."""
+    import signal
+
+    import torch
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    torch.set_num_threads(1)
+    _POOLS.update(pools)
+
+
+def _job(task: str, method: str, seed: int, profile: Profile) -> tuple[CellResult, list[tuple[str, tuple[Any, ...]]]]:
+    from izbench.distributed import RecordingStore
+
+    store = RecordingStore()
+    return run_pool_cell(_POOLS[task], method, seed, profile, store, rerun=True), store.writes
+
+
+def run_pool_cells(
+    pools: dict[str, PoolData],
+    cells: Sequence[tuple[str, str, int]],
+    profile: Profile,
+    store: ResultStore,
+    rerun: bool,
+    workers: int,
+    on_done: Callable[[CellResult], None],
+) -> list[CellResult]:
+    """Every (method, task, seed) cell on ``pools``: those the store has are read back, the rest
+    run in ``workers`` processes (in this one when ``workers`` < 2) and are written here, by the
+    one process that holds the store. Results come back in cell order."""
+    done: dict[tuple[str, str, int], CellResult] = {}
+    todo = []
+    for method, task, seed in cells:
+        key = pool_cell_key(pools[task], method, seed, pool_profile(profile, pools[task]))
+        if not rerun and store.run_status(key.run_id) == "done":
+            done[(method, task, seed)] = store.load_cell(key.run_id)
+            on_done(done[(method, task, seed)])
+        else:
+            todo.append((method, task, seed))
+    if workers < 2 or len(todo) < 2:
+        for method, task, seed in todo:
+            done[(method, task, seed)] = run_pool_cell(pools[task], method, seed, profile, store, rerun=True)
+            on_done(done[(method, task, seed)])
+        return [done[c] for c in cells]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    context = multiprocessing.get_context("spawn")  # the parent may hold torch's thread pools
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(pools,)) as executor:
+        futures = {c: executor.submit(_job, c[1], c[0], c[2], profile) for c in todo}
+        for cell, future in futures.items():
+            result, writes = future.result()
+            for name, args in writes:
+                getattr(store, name)(*args)
+            done[cell] = result
+            on_done(result)
+    return [done[c] for c in cells]

@@ -106,3 +106,31 @@ def test_the_seed_changes_the_draws_not_the_scores(built: tuple[Settings, list[P
         for c in r.result.candidates if r.result else []:
             scores.setdefault(c.instruction, c.val_score)
             assert scores[c.instruction] == c.val_score
+
+
+def test_cells_in_worker_processes_equal_cells_here(built: tuple[Settings, list[PoolData]], tmp_path: Path) -> None:
+    """Pool cells are pure functions of the pool and the seed: two single-threaded worker
+    processes leave the same rows as this process, one cell after another."""
+    import duckdb
+
+    from izbench.pool.cells import run_pool_cells
+
+    pools = {p.task: p for p in built[1]}
+    cells = [(m, t, s) for m in ("instructzero", "instinct", "presto", "uniform") for t in pools for s in (0, 1)]
+    rows = []
+    for workers in (1, 2):
+        path = tmp_path / f"w{workers}.duckdb"
+        with ResultStore.open(path) as store:
+            results = run_pool_cells(pools, cells, SMOKE, store, rerun=False, workers=workers, on_done=lambda _: None)
+        assert [(r.method, r.task, r.seed) for r in results] == cells
+        con = duckdb.connect(str(path), read_only=True)
+        rows.append(
+            [
+                con.execute(f"SELECT * EXCLUDE (started_at, ended_at, wall_s) FROM {t} ORDER BY ALL").fetchall()
+                if t == "runs"
+                else con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall()
+                for t in ("runs", "candidates", "predictions", "metrics")
+            ]
+        )
+        con.close()
+    assert rows[0] == rows[1]
