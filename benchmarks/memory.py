@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 
-def requests_for(bigbench_dir: Path, tasks: list[str]) -> tuple[list[object], list[object]]:
+def requests_for(bigbench_dir: Path, tasks: list[str], instructions: int = 8) -> tuple[list[object], list[object]]:
     """(the first lockstep round's generator requests, choice-scoring requests) for ``tasks``."""
     from izbench.generation import INSTRUCTZERO_TEMPLATE, InstructionGenerator, format_demos
     from izbench.methods.ape import APE_TEMPLATE
@@ -63,17 +63,19 @@ def requests_for(bigbench_dir: Path, tasks: list[str]) -> tuple[list[object], li
         write += ape.requests([(None, d) for d in sets], seed=1, temperature=0.9, top_p=0.9, sample_indices=range(8))
         collect = Collect()
         scorer = Scorer(collect, spec.metric, score="choice", protocol="raw")  # type: ignore[arg-type]
-        scorer.score_many([f"Instruction number {k}: pick the right option." for k in range(8)], split.validation)
+        scorer.score_many(
+            [f"Instruction number {k}: pick the right option." for k in range(instructions)], split.validation
+        )
         score += collect.requests
     return write, score
 
 
-def measure(bigbench_dir: Path, tasks: list[str], budget: int, part: str) -> dict[str, float]:
+def measure(bigbench_dir: Path, tasks: list[str], budget: int, part: str, instructions: int) -> dict[str, float]:
     """Run in a fresh process: one part's requests through the local backend at ``budget``."""
     from izbench.models.local import LocalBackend
     from izbench.models.weights import load_model
 
-    write, score = requests_for(bigbench_dir, tasks)
+    write, score = requests_for(bigbench_dir, tasks, instructions)
     requests = write if part == "write" else score
     backend = LocalBackend(load_model(), batch_size=32, decode_batch_size=96, batch_tokens=budget or None)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -91,18 +93,21 @@ def main() -> None:
     parser.add_argument("--bigbench-dir", type=Path, required=True)
     parser.add_argument("--tasks", default="")
     parser.add_argument("--budgets", default="0,49152")
+    parser.add_argument("--parts", default="write,score", help="write, score or both")
+    parser.add_argument("--instructions", type=int, default=8, help="instructions scored per task (score part)")
     parser.add_argument("--child", nargs=2, metavar=("BUDGET", "PART"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     tasks = [t for t in args.tasks.split(",") if t] or sorted(
         f"bigbench/{p.parent.name}" for p in args.bigbench_dir.glob("*/task.json")
     )
     if args.child:
-        print(json.dumps(measure(args.bigbench_dir, tasks, int(args.child[0]), args.child[1])))
+        print(json.dumps(measure(args.bigbench_dir, tasks, int(args.child[0]), args.child[1], args.instructions)))
         return
     print(f"tasks: {', '.join(tasks)}")
-    for part in ("write", "score"):
+    for part in args.parts.split(","):
         for budget in (int(b) for b in args.budgets.split(",")):
-            child = [sys.executable, __file__, "--bigbench-dir", str(args.bigbench_dir), "--tasks", ",".join(tasks)]
+            child = [sys.executable, __file__, "--bigbench-dir", str(args.bigbench_dir), "--tasks", ",".join(tasks),
+                     "--instructions", str(args.instructions)]  # fmt: skip
             out = subprocess.run([*child, "--child", str(budget), part], capture_output=True, text=True, check=True)
             r = json.loads(out.stdout.strip().splitlines()[-1])
             print(
