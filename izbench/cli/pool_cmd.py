@@ -83,7 +83,15 @@ def pool_build(
                     on_done=lambda pool: done(registry.get(pool.task), pool, None),
                 )  # fmt: skip
             elif todo:
-                build_pools(runtime, registry, todo, params, done)
+
+                def round_begins(number: int, parked: int, requests: int) -> None:
+                    stats = runtime.stats
+                    progress.status(
+                        f"round {number}: {requests} requests from {parked} tasks | "
+                        f"calls {stats.made} made, {stats.served} cached"
+                    )
+
+                build_pools(runtime, registry, todo, params, done, round_begins)
         _print_pools(store, [pool_id(pool_identity(runtime, registry, s, params)) for s in specs])
 
 

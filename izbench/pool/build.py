@@ -34,6 +34,11 @@ if TYPE_CHECKING:
     from izbench.lockstep import Lane, Outcome
 
 
+WRITE_PIECE = 32
+"""Soft points a task writes per generator call: with 13 tasks in lockstep, rounds of ~400 rows
+(a few full decode batches), each cached as it ends."""
+
+
 def pool_identity(runtime: Runtime, registry: TaskRegistry, spec: TaskSpec, params: PoolParams) -> dict[str, Any]:
     """Everything that decides a pool: the task (spec and data), the models and their revisions,
     the score set-up, the pool's parameters and format."""
@@ -65,7 +70,9 @@ def build_task(
     generator = runtime.generator(tally, route)
     domain = LiveDomain(spec.key, split, params, generator, runtime.blackbox_generator(tally, route))
     points = list(range(params.size))
-    soft = domain.write_soft(points)
+    # In pieces: each piece's answers are cached when its lockstep round ends, so a build killed
+    # mid-way loses one round, and a log hears of every round.
+    soft = [text for k in range(0, len(points), WRITE_PIECE) for text in domain.write_soft(points[k : k + WRITE_PIECE])]
     hidden = domain.hidden(points)
     ape = domain.write_ape(list(range(params.ape)))
     references = list(registry.references(spec))
@@ -103,6 +110,7 @@ def build_pools(
     specs: list[TaskSpec],
     params: PoolParams,
     on_done: Callable[[TaskSpec, PoolData | None, Exception | None], None],
+    on_round: Callable[[int, int, int], None] | None = None,
 ) -> list[PoolData]:
     """Every task's pool, tasks taking turns so their generator calls share batches; each pool is
     handed to ``on_done`` as soon as it is whole. A task's error is raised once the others are done."""
@@ -114,7 +122,7 @@ def build_pools(
     def done(index: int, outcome: Outcome[PoolData]) -> None:
         on_done(specs[index], outcome.value, outcome.error)
 
-    outcomes = run_lockstep([job(s) for s in specs], on_done=done)
+    outcomes = run_lockstep([job(s) for s in specs], on_done=done, on_round=on_round)
     failure = next((o.error for o in outcomes if o.error is not None), None)
     if failure is not None:
         raise failure

@@ -46,8 +46,8 @@ class TextTable:
         from rich.text import Text
 
         table = Table(title=title)
-        for k, name in enumerate(self.header):
-            table.add_column(name, justify="right" if k in self.right else "left")
+        for k, name in enumerate(self.header):  # the first column names the row: never wrapped
+            table.add_column(name, justify="right" if k in self.right else "left", no_wrap=k == 0)
         for k, row in enumerate(self.rows):  # Text: a cell's brackets are text, never markup
             table.add_row(*(Text(c) for c in row), style="bold" if k in self.strong else None)
         return table
