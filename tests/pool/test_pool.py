@@ -17,7 +17,7 @@ from izbench.settings import Settings
 from izbench.store import ResultStore
 from izbench.tasks.registry import TaskRegistry
 
-PARAMS = PoolParams(size=24, ape=6, n_validation=4, n_test=6)
+PARAMS = PoolParams(size=16, ape=4, n_validation=4, n_test=6)
 TASKS = ("core/larger_animal", "core/sum")
 SMOKE = get_profile("smoke")
 

@@ -13,7 +13,7 @@ from processes import izbench_here
 BUILD = ["pool", "build", "--tasks", "larger_animal,sum", "--size", "16", "--ape", "4", "--n-validation", "4",
          "--n-test", "6"]  # fmt: skip
 COMPARE = ["compare", "--domain", "pool", "--tasks", "larger_animal,sum", "--methods", "uniform,instructzero,presto",
-           "--seeds", "0-2", "--profile", "smoke"]  # fmt: skip
+           "--seeds", "0-1", "--profile", "smoke"]  # fmt: skip
 
 
 def test_build_compare_report_export_import(tmp_path: Path, tiny_env: dict[str, str]) -> None:
@@ -29,11 +29,11 @@ def test_build_compare_report_export_import(tmp_path: Path, tiny_env: dict[str, 
     compared = izbench_here(*COMPARE, env=tiny_env)
     assert compared.returncode == 0, compared.stderr
     assert "no model call" in compared.stderr and "calls: " not in compared.stderr  # no model session at all
-    # 3 methods x 2 tasks x 3 seeds, and the anchors empty and human on each task and seed.
+    # 3 methods x 2 tasks x 2 seeds, and the anchors empty and human on each task and seed.
     con = duckdb.connect(str(tmp_path / "izbench.duckdb"), read_only=True)
     made, cells = con.execute("SELECT sum(calls_made), count(*) FROM runs WHERE status = 'done'").fetchone()  # type: ignore[misc]
     con.close()
-    assert (made, cells) == (0, 30)
+    assert (made, cells) == (0, 20)
     assert "regret" in compared.stdout and "IQM [95%]" in compared.stdout
 
     report = izbench_here("report", "--out", str(tmp_path / "report"), env=tiny_env)
