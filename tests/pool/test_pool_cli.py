@@ -94,3 +94,18 @@ def test_a_tampered_or_mismatched_pool_file_is_refused_whole(tmp_path: Path, tin
     assert con.execute("SELECT count(*) FROM pools").fetchone() == (0,)
     assert con.execute("SELECT count(*) FROM pool_scores").fetchone() == (0,)
     con.close()
+
+
+def test_the_shipped_pool_imports_here_and_runs_with_no_call(tmp_path: Path, tiny_env: dict[str, str]) -> None:
+    """``results/pools/core.izpool`` still matches this checkout's ``core`` tasks (their data
+    digests) and the default models' identity, so ``configs/pool.toml`` runs on a fresh machine."""
+    shipped = Path(__file__).resolve().parents[2] / "results" / "pools" / "core.izpool"
+    env = {k: v for k, v in tiny_env.items() if k not in ("IZBENCH_GENERATOR", "IZBENCH_BLACKBOX_MODEL")}
+    ran = izbench_here("compare", "--domain", "pool", "--pool-file", str(shipped), "--tasks", "sum,diff",
+                       "--methods", "uniform,ape", "--seeds", "0-1", env=env)  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    assert "13 pools imported" in ran.stderr and "calls: " not in ran.stderr
+    con = duckdb.connect(env["IZBENCH_STORE"], read_only=True)
+    made, cells = con.execute("SELECT sum(calls_made), count(*) FROM runs WHERE status = 'done'").fetchone()  # type: ignore[misc]
+    con.close()
+    assert (made, cells) == (0, 16)  # (uniform, ape, empty, human) x 2 tasks x 2 seeds
