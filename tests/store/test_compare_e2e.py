@@ -83,9 +83,12 @@ def test_compare_stores_everything_and_replays_exactly(tmp_path: Path, tiny_env:
 
 
 def _start(env: dict[str, str]) -> subprocess.Popen[str]:
+    """``izbench`` with Ctrl-C's default disposition, as from a terminal: a test run started in
+    the background of a non-interactive shell ignores SIGINT, and a child inherits that."""
     return subprocess.Popen(
-        [sys.executable, "-m", "izbench", *LONGER], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
-    )
+        [sys.executable, "-m", "izbench", *LONGER], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )  # fmt: skip
 
 
 def _wait_for_calls(tmp: Path, proc: subprocess.Popen[str], n: int) -> None:
@@ -106,7 +109,7 @@ def test_killed_runs_resume_without_duplicates(tmp_path: Path, tiny_env: dict[st
     _wait_for_calls(tmp_path, first, 5)
     first.send_signal(signal.SIGINT)
     _, err = first.communicate(timeout=120)
-    assert first.returncode == 130 and "rerun to resume" in err
+    assert first.returncode == 130 and "rerun to resume" in err, err
     second = _start(tiny_env)
     _wait_for_calls(tmp_path, second, 25)
     second.send_signal(signal.SIGKILL)
