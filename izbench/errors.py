@@ -20,3 +20,10 @@ class BackendError(IzbenchError):
 
 class CacheMissError(IzbenchError):
     """``--cache-mode replay`` met a request that is not in the cache."""
+
+
+def interrupted(error: BaseException) -> bool:
+    """Whether ``error`` is a Ctrl-C in disguise: DuckDB turns a SIGINT that lands during a query
+    into ``RuntimeError("Query interrupted")``, and that is the user's interrupt (stop, keep
+    what is stored, exit 130), not a failure of the cell that happened to be writing."""
+    return type(error) is RuntimeError and str(error) == "Query interrupted"

@@ -36,7 +36,7 @@ from typing import Any, Generic, ParamSpec, TypeVar
 
 from greenlet import GreenletExit, greenlet
 
-from izbench.errors import BackendError
+from izbench.errors import BackendError, interrupted
 from izbench.models.base import ModelBackend
 from izbench.models.types import Completion, CompletionRequest
 from izbench.offload import inline, worker_init
@@ -204,6 +204,8 @@ def run_lockstep(
         try:
             return Outcome(value=job(Lane(hub, index, pool)))
         except Exception as error:  # noqa: BLE001 - reported as that cell's outcome
+            if interrupted(error):
+                raise KeyboardInterrupt from error
             return Outcome(error=error)
 
     cells = [greenlet(cell) for _ in jobs]

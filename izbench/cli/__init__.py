@@ -21,7 +21,7 @@ from izbench.cli import (  # noqa: F401  (registers commands)
     tasks_cmd,
 )
 from izbench.cli._app import app, err_console
-from izbench.errors import IzbenchError
+from izbench.errors import IzbenchError, interrupted
 
 __all__ = ["app", "main"]
 
@@ -76,5 +76,13 @@ def main() -> None:
             f"invalid setting {where}: {first['msg']} (check the flag or its IZBENCH_{where.upper()} variable)"
         )
     except KeyboardInterrupt:
-        err_console.print("interrupted; completed calls are cached, rerun to resume")
-        sys.exit(130)
+        _interrupted()
+    except RuntimeError as error:
+        if not interrupted(error):
+            raise
+        _interrupted()
+
+
+def _interrupted() -> NoReturn:
+    err_console.print("interrupted; completed calls are cached, rerun to resume")
+    sys.exit(130)
