@@ -129,6 +129,10 @@ class CallStats:
             self.prompt_tokens += counts.prompt_tokens
             self.completion_tokens += counts.completion_tokens
 
+    def so_far(self) -> str:
+        """The calls part of a status line while a command runs."""
+        return f"calls {self.made} made, {self.served} cached"
+
     def summary(self) -> str:
         """The line every model-calling command ends with."""
         return (

@@ -94,10 +94,6 @@ def _stored(grid: Grid) -> tuple[dict[Cell, CellResult], list[Cell]]:
     return by_cell, todo
 
 
-def _calls(runtime: Runtime) -> str:
-    return f"calls {runtime.stats.made} made, {runtime.stats.served} cached"
-
-
 def _one_by_one(grid: Grid) -> GridOutcome:
     """Cells one after another in this process; stops at a call or cost limit."""
     from izbench.runner import run_cell
@@ -105,7 +101,7 @@ def _one_by_one(grid: Grid) -> GridOutcome:
     outcome = GridOutcome()
     for cell in grid.cells:
         method, task, seed = cell
-        grid.events.status(f"{method} {task} s{seed} | {_calls(grid.runtime)}")
+        grid.events.status(f"{method} {task} s{seed} | {grid.runtime.stats.so_far()}")
         try:
             result = run_cell(grid.runtime, grid.registry, *cell, grid.profile, grid.store, grid.rerun)
         except BudgetExhausted as error:
@@ -137,7 +133,7 @@ def _lockstep(grid: Grid) -> GridOutcome:
         grid.events.finished(todo[index], result.value, result.error)
 
     def round_begins(number: int, parked: int, requests: int) -> None:
-        grid.events.status(f"round {number}: {requests} requests from {parked} cells | {_calls(grid.runtime)}")
+        grid.events.status(f"round {number}: {requests} requests from {parked} cells | {grid.runtime.stats.so_far()}")
 
     outcome = GridOutcome()
     failure: Exception | None = None

@@ -85,11 +85,8 @@ def pool_build(
             elif todo:
 
                 def round_begins(number: int, parked: int, requests: int) -> None:
-                    stats = runtime.stats
-                    progress.status(
-                        f"round {number}: {requests} requests from {parked} tasks | "
-                        f"calls {stats.made} made, {stats.served} cached"
-                    )
+                    calls = runtime.stats.so_far()
+                    progress.status(f"round {number}: {requests} requests from {parked} tasks | {calls}")
 
                 build_pools(runtime, registry, todo, params, done, round_begins)
         _print_pools(store, [pool_id(pool_identity(runtime, registry, s, params)) for s in specs])

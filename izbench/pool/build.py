@@ -70,8 +70,8 @@ def build_task(
     generator = runtime.generator(tally, route)
     domain = LiveDomain(spec.key, split, params, generator, runtime.blackbox_generator(tally, route))
     points = list(range(params.size))
-    # In pieces: each piece's answers are cached when its lockstep round ends, so a build killed
-    # mid-way loses one round, and a log hears of every round.
+    # In pieces: each piece's answers are cached as its task resumes after the round, so a build
+    # killed mid-way loses about one round, and a log hears of every round.
     soft = [text for k in range(0, len(points), WRITE_PIECE) for text in domain.write_soft(points[k : k + WRITE_PIECE])]
     hidden = domain.hidden(points)
     ape = domain.write_ape(list(range(params.ape)))
