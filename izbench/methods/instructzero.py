@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 
 class InstructZero(Method):
     name = "instructzero"
-    version = 1
+    version = 2
+    """2: the instruction kernel carries upstream's Gamma(3, 6) lengthscale prior (1 lacked it)."""
     on_domain = True
 
     def __init__(self, coupled: bool = True) -> None:
@@ -101,4 +102,5 @@ def _instructzero_matern() -> InstructZero:
     """The ablation: the same loop with a plain Matern kernel on z."""
     m = InstructZero(coupled=False)
     m.name = "instructzero-matern"
+    m.version = 1  # its kernel did not change in version 2
     return m

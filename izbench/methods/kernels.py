@@ -4,7 +4,9 @@
 
 ``l`` is a Matern-5/2 ARD kernel on soft prompts, ``Z`` the soft prompts evaluated so far,
 ``L = l(Z, Z)``, and ``S`` a Matern-5/2 ARD kernel on the per-example validation score vectors of
-the instructions those soft prompts produced. K is positive semi-definite because it is
+the instructions those soft prompts produced; both carry upstream's Gamma(3, 6) lengthscale prior
+(without it the score lengthscales run off to hundreds on a flat score surface and the fit takes
+10x the L-BFGS steps). K is positive semi-definite because it is
 ``B S B^T`` with ``B = l(z, Z)(L + 1e-4 I)^-1`` and S positive semi-definite. It lets two soft
 prompts be close when the instructions they lead to behave alike on the validation examples.
 
@@ -35,7 +37,9 @@ class InstructionCoupledKernel(Kernel):  # type: ignore[misc]
         self.latent_kernel = MaternKernel(
             nu=2.5, ard_num_dims=train_z.shape[-1], lengthscale_prior=GammaPrior(3.0, 6.0)
         )
-        self.instruction_kernel = MaternKernel(nu=2.5, ard_num_dims=train_scores.shape[-1])
+        self.instruction_kernel = MaternKernel(
+            nu=2.5, ard_num_dims=train_scores.shape[-1], lengthscale_prior=GammaPrior(3.0, 6.0)
+        )
         self.register_buffer("train_z", train_z)
         self.register_buffer("train_scores", train_scores)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from izbench.methods.bo import BOSettings, propose, sobol_points
+from izbench.methods.bo import BOSettings, fit_model, propose, sobol_points
 from izbench.methods.kernels import JITTER, InstructionCoupledKernel
 
 
@@ -103,3 +103,17 @@ def test_coupled_proposals_stay_in_bounds_and_are_seeded() -> None:
     again, _ = propose(z, vectors.mean(-1), vectors, 2, settings, 7)
     assert first.shape == (2, 10) and first.abs().max() <= 1
     assert torch.equal(first, again)
+
+
+def test_both_lengthscales_stay_within_their_prior_on_scores_that_carry_no_signal() -> None:
+    # Upstream puts Gamma(3, 6) on both Matern kernels. Without it on the score kernel, scores
+    # that are pure noise send its lengthscales to the hundreds (and the fit to ~1,000 L-BFGS steps).
+    for seed in range(3):
+        gen = torch.Generator().manual_seed(seed)
+        z = sobol_points(12, 10, seed)
+        scores = torch.rand((12, 10), generator=gen, dtype=torch.double)
+        fit = fit_model(z, scores.mean(-1), scores, coupled=True, seed=seed)
+        kernel = fit.model.covar_module.base_kernel
+        assert fit.note is None
+        assert float(kernel.instruction_kernel.lengthscale.detach().max()) < 5.0
+        assert float(kernel.latent_kernel.lengthscale.detach().max()) < 5.0
