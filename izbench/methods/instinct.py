@@ -31,7 +31,8 @@ from izbench.seeding import derive_seed
 
 class Instinct(Method):
     name = "instinct"
-    version = 1
+    version = 2
+    """2: NeuralUCB's Adam runs fused (the same update to rounding, faster)."""
     on_domain = True
 
     def optimize(self, context: MethodContext, budget: int, rng: random.Random) -> MethodResult:

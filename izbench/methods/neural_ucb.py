@@ -5,7 +5,9 @@ N(0, 1). An arm's score is ``mu(x) + sqrt(sum(lambda * nu * g(x)^2 / U))`` with 
 gradient of the network's output with respect to all its parameters and ``U`` (initially
 ``lambda``) growing by ``g^2`` of every arm chosen. Refits restart from the initial weights and
 run full-batch Adam (learning rate 1e-3, weight decay ``lambda / n``) on contexts standardised
-by the training contexts' mean and standard deviation.
+by the training contexts' mean and standard deviation. Adam runs fused (one kernel per step
+instead of ~10 passes over each weight: the same update to ~1e-14, 1.1-1.5x faster fits; the
+surrogate's fits are what a pool cell spends its time on).
 
 Written functionally on plain tensors: the weights come from a generator seeded by the cell
 (``nn.Linear`` would draw its default initialisation from torch's global RNG), and per-example
@@ -84,7 +86,9 @@ class NeuralUCB:
         self.std = (x.std(dim=0) if len(x) > 1 else torch.zeros_like(self.mean)) + 1e-30
         x = self._standardise(x)
         params = {k: v.clone().requires_grad_(True) for k, v in self.initial.items()}
-        optimizer = torch.optim.Adam(list(params.values()), lr=LEARNING_RATE, weight_decay=self.lam / len(x))
+        optimizer = torch.optim.Adam(
+            list(params.values()), lr=LEARNING_RATE, weight_decay=self.lam / len(x), fused=True
+        )
         loss = torch.tensor(0.0)
         for _ in range(self.steps):
             optimizer.zero_grad()

@@ -64,7 +64,8 @@ def representative_instructions(states: torch.Tensor, preimages: list[list[int]]
 
 class Presto(Method):
     name = "presto"
-    version = 1
+    version = 2
+    """2: NeuralUCB's Adam runs fused (the same update to rounding, faster)."""
     on_domain = True
 
     def optimize(self, context: MethodContext, budget: int, rng: random.Random) -> MethodResult:
