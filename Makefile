@@ -73,6 +73,7 @@ test-fast: $(DEV_STAMP)
 
 lint: $(DEV_STAMP)
 	$(VENV)/bin/ruff check izbench tests benchmarks
+	$(VENV)/bin/ruff format --check izbench tests benchmarks
 
 typecheck: $(DEV_STAMP)
 	$(VENV)/bin/mypy izbench

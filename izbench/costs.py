@@ -59,4 +59,3 @@ def projected_cost(
     scored = budget.projected_cost(kind, scoring, prompt, answer)
     written = budget.projected_cost(kind, profile.budget, prompt * 5, WRITER_TOKENS)
     return None if scored is None or written is None else scored + written
-

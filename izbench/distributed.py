@@ -160,8 +160,7 @@ def run_cells_on_ray(
         failure: str | None = None
         for outcome in actors.map_unordered(lambda a, c: a.run.remote(c, profile), list(cells)):
             _keep(runtime, outcome.entries, outcome.calls)
-            for name, args in outcome.writes:
-                getattr(store, name)(*args)
+            store.replay(outcome.writes)
             if outcome.result is None:
                 failure = failure or f"{'/'.join(map(str, outcome.cell))}: {outcome.error}"
                 continue

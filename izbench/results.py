@@ -72,7 +72,6 @@ class MethodResult:
         return sum(1 for c in self.candidates if c.new)
 
 
-
 @dataclass(frozen=True)
 class CellResult:
     method: str

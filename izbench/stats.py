@@ -63,5 +63,3 @@ def python_random_stream(seed: int) -> np.random.Generator:
         "state": {"key": np.array(internal[:-1], dtype=np.uint32), "pos": internal[-1]},
     }
     return np.random.Generator(bits)
-
-

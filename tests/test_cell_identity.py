@@ -29,7 +29,9 @@ def test_a_changed_task_or_method_is_a_new_cell(tmp_path: Path, monkeypatch: pyt
     with Runtime(Settings(cache_dir=tmp_path / "c", store=tmp_path / "s.duckdb")) as runtime:
         same = [cell_key(runtime, _tasks(tmp_path / d), "empty", "sum", 0, profile) for d in ("a", "b")]
         data = cell_key(runtime, _tasks(tmp_path / "c", "execute_size: 90"), "empty", "sum", 0, profile)
-        spec = cell_key(runtime, _tasks(tmp_path / "d", "execute_size: 100\ndescription: edited"), "empty", "sum", 0, profile)
+        spec = cell_key(
+            runtime, _tasks(tmp_path / "d", "execute_size: 100\ndescription: edited"), "empty", "sum", 0, profile
+        )
         monkeypatch.setattr(type(get_method("empty")), "version", 2)
         method = cell_key(runtime, _tasks(tmp_path / "e"), "empty", "sum", 0, profile)
     assert same[0].run_id == same[1].run_id

@@ -38,7 +38,9 @@ def test_default_config_is_what_make_compare_runs(tmp_path: Path) -> None:
     with Runtime(from_file) as a, Runtime(from_flags) as b:
         for task in registry.suites["core"][:3]:
             for method in flags["methods"].split(","):
-                assert cell_key(a, registry, method, task, 0, profile) == cell_key(b, registry, method, task, 0, profile)
+                assert cell_key(a, registry, method, task, 0, profile) == cell_key(
+                    b, registry, method, task, 0, profile
+                )
 
 
 def test_flags_beat_the_environment_which_beats_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -15,7 +15,14 @@ from izbench.identity import comparison_hash
 from izbench.profiles import MethodSettings, get_profile
 
 PACKAGE = Path(__file__).resolve().parents[1] / "izbench"
-ABOVE_MODELS = ("izbench.cache", "izbench.generation", "izbench.runtime", "izbench.runner", "izbench.store", "izbench.scoring")
+ABOVE_MODELS = (
+    "izbench.cache",
+    "izbench.generation",
+    "izbench.runtime",
+    "izbench.runner",
+    "izbench.store",
+    "izbench.scoring",
+)
 
 
 def _imports(path: Path) -> set[str]:
@@ -58,7 +65,12 @@ def test_method_settings_are_typed_and_checked_once() -> None:
 def test_a_profile_config_records_only_the_settings_it_sets() -> None:
     # The exact JSON cells of earlier versions were keyed by: adding a defaulted setting keeps it.
     dumped = get_profile("default").with_overrides(budget=None, scale=None).model_dump(mode="json")
-    assert dumped == {"budget": 8, "n_validation": 10, "n_test": 40, "params": {"n_init": 4, "n_per_iter": 2, "cma_iterations": 8}}
+    assert dumped == {
+        "budget": 8,
+        "n_validation": 10,
+        "n_test": 40,
+        "params": {"n_init": 4, "n_per_iter": 2, "cma_iterations": 8},
+    }
     assert get_profile("default").with_overrides(scale=True).model_dump(mode="json")["params"]["scale"] is True
 
 

@@ -181,4 +181,3 @@ def test_a_ctrl_c_duckdb_turned_into_an_error_stops_every_cell() -> None:
     assert finished == []  # the cell after it never ran
     (outcome,) = run_lockstep([lambda lane: (_ for _ in ()).throw(RuntimeError("another error"))])
     assert isinstance(outcome.error, RuntimeError)  # any other error stays with its cell
-

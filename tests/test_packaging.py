@@ -36,15 +36,26 @@ def test_built_wheel_lists_tasks_in_a_fresh_venv(tmp_path: Path) -> None:
     venv.create(env_dir, with_pip=True)
     python = env_dir / "bin" / "python"
     # Dependencies come from this environment (a plain path line does not run its editable finder).
-    fresh_site = Path(subprocess.check_output([python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"], text=True).strip())
+    fresh_site = Path(
+        subprocess.check_output(
+            [python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"], text=True
+        ).strip()
+    )
     (fresh_site / "deps.pth").write_text(sysconfig.get_path("purelib") + "\n")
     subprocess.run([python, "-m", "pip", "install", "-q", "--no-deps", *wheels.glob("izbench-*.whl")], check=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("IZBENCH_")}
     env |= {"XDG_CACHE_HOME": str(tmp_path / "xdg"), "COLUMNS": "200"}
-    where = subprocess.check_output([python, "-c", "import izbench; print(izbench.__file__)"], text=True, cwd=tmp_path, env=env)
+    where = subprocess.check_output(
+        [python, "-c", "import izbench; print(izbench.__file__)"], text=True, cwd=tmp_path, env=env
+    )
     assert Path(where.strip()).is_relative_to(env_dir)
     listing = subprocess.run(
-        [env_dir / "bin" / "izbench", "tasks", "list"], capture_output=True, text=True, cwd=tmp_path, env=env, check=True
+        [env_dir / "bin" / "izbench", "tasks", "list"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        check=True,
     ).stdout
     rows = [[cell.strip() for cell in line.split("│")[1:-1]] for line in listing.splitlines() if line.startswith("│")]
     core = {row[1]: row for row in rows if row[0] == "core"}

@@ -25,7 +25,9 @@ def test_the_readme_is_a_front_door() -> None:
 
 
 def test_the_worked_method_runs_within_budget_and_replays(tiny_settings: Settings) -> None:
-    (source,) = [block for block in re.findall(r"```python\n(.*?)```", README.read_text(), re.S) if "register(" in block]
+    (source,) = [
+        block for block in re.findall(r"```python\n(.*?)```", README.read_text(), re.S) if "register(" in block
+    ]
     module = types.ModuleType("greedy_demos")
     try:
         exec(compile(source, "README.md", "exec"), module.__dict__)  # registers greedy-demos

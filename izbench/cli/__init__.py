@@ -72,9 +72,7 @@ def main() -> None:
     except ValidationError as error:
         first = error.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "settings"
-        _error(
-            f"invalid setting {where}: {first['msg']} (check the flag or its IZBENCH_{where.upper()} variable)"
-        )
+        _error(f"invalid setting {where}: {first['msg']} (check the flag or its IZBENCH_{where.upper()} variable)")
     except KeyboardInterrupt:
         _interrupted()
     except RuntimeError as error:

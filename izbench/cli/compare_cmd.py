@@ -290,9 +290,7 @@ def _print_leaderboard(results: list[CellResult], verdicts: dict[str, bool], tas
         err_console.print(f"to resolve every pair (80% power): {command}", highlight=False, markup=False)
 
 
-def _anchor_cells(
-    registry: TaskRegistry, specs: list[TaskSpec], methods: list[str], seeds: list[int]
-) -> list[Cell]:
+def _anchor_cells(registry: TaskRegistry, specs: list[TaskSpec], methods: list[str], seeds: list[int]) -> list[Cell]:
     """The cells a normalized score needs that the comparison lacks: ``empty`` (its 0) on every
     task and ``human`` (its 1) on every task with a reference instruction."""
     from izbench.report.seeds import ANCHORS

@@ -21,6 +21,7 @@ def report_command(
     """Write leaderboard.md, index.html, PNG plots and results.json from the store."""
     from izbench.report import sections, write_report
     from izbench.store import ResultStore
+
     with ResultStore.open(settings_of(ctx).store, read_only=True) as store:
         parts = sections(store)
         signal = store.signal_rows()

@@ -98,7 +98,6 @@ class APE(Method):
             index += len(parents)
             tracker.add(texts, parents=list(parents))
 
-
     @staticmethod
     def _on_domain(context: MethodContext, domain: Domain, budget: int, rng: random.Random) -> MethodResult:
         """Stage one drawn from the domain's APE proposals without replacement, in an order the

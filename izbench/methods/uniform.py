@@ -54,7 +54,6 @@ class Uniform(Method):
             proposals += n
         successive_halving(tracker, list(pool), list(pool.values()))
 
-
     @staticmethod
     def _on_domain(context: MethodContext, domain: Domain, budget: int, rng: random.Random) -> MethodResult:
         """Points drawn from the domain without replacement, in an order the run's seed draws;

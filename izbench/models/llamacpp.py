@@ -160,9 +160,7 @@ class LlamaCppServer:
 class LlamaCppBackend(OpenAIBackend):
     """The embedded GGUF behind a local llama.cpp server, spoken to as any OpenAI endpoint."""
 
-    def __init__(
-        self, info: ModelSource | None = None, *, concurrency: int = 1, model_dir: Path | None = None
-    ) -> None:
+    def __init__(self, info: ModelSource | None = None, *, concurrency: int = 1, model_dir: Path | None = None) -> None:
         info = info or resolve(DEFAULT_MODEL)
         if info.kind != "gguf":
             raise ConfigError(

@@ -353,5 +353,3 @@ class LocalBackend:
 
     def close(self) -> None:
         """Nothing to release: the weights are shared for the process's lifetime."""
-
-

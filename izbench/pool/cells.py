@@ -86,7 +86,10 @@ def pool_cell_config(pool: PoolData, profile: Profile) -> dict[str, Any]:
         **{k: setup[k] for k in SCORING_KEYS if k in setup},
         "generator": setup["generator"],
         "domain": {
-            "kind": "pool", "pool": setup["pool"], "format": setup["format"], "setup": setup_hash(pool.identity)
+            "kind": "pool",
+            "pool": setup["pool"],
+            "format": setup["format"],
+            "setup": setup_hash(pool.identity),
         },
     }
 
@@ -205,8 +208,7 @@ def run_pool_cells(
         futures = {c: executor.submit(_job, c[1], c[0], c[2], profile) for c in todo}
         for cell, future in futures.items():
             result, writes = future.result()
-            for name, args in writes:
-                getattr(store, name)(*args)
+            store.replay(writes)
             done[cell] = result
             on_done(result)
     return [done[c] for c in cells]

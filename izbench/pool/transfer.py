@@ -55,8 +55,10 @@ def export_pools(store: ResultStore, pool_ids: list[str], target: Path) -> dict[
         for table in TABLES:
             part = Path(tmp) / f"{table}.parquet"
             # The relation API takes the path as a value, never as SQL text.
-            relation = store.db.cursor().table(table).filter(
-                f"pool_id IN ({', '.join(repr(p) for p in pool_ids if p.isalnum())})"
+            relation = (
+                store.db.cursor()
+                .table(table)
+                .filter(f"pool_id IN ({', '.join(repr(p) for p in pool_ids if p.isalnum())})")
             )
             relation.order("ALL").write_parquet(str(part), compression="zstd")
             manifest["parts"][f"{table}.parquet"] = file_sha256(part)

@@ -259,9 +259,7 @@ class SeedStatistics:
             "left_out": n.left_out,
             "missing": [list(c) for c in n.missing],
             "aggregates": {m: {a: e.as_dict() for a, e in by.items()} for m, by in self.aggregates.items()},
-            "probability_of_improvement": [
-                {"a": a, "b": b, **e.as_dict()} for (a, b), e in self.improvement.items()
-            ],
+            "probability_of_improvement": [{"a": a, "b": b, **e.as_dict()} for (a, b), e in self.improvement.items()],
             "average_ranks": self.ranks,
             "friedman": None if self.friedman is None else {"chi2": self.friedman[0], "p": self.friedman[1]},
             "critical_difference": self.critical_difference,
@@ -347,4 +345,3 @@ def fill_command(normalized: Normalized, statistics_: SeedStatistics, tasks: str
     top = max(wanted)
     methods = ",".join(normalized.methods)
     return f"izbench compare --tasks {tasks} --methods {methods} --seeds 0-{top - 1}"
-

@@ -112,7 +112,9 @@ def test_max_calls_stops_cleanly_and_a_rerun_resumes(tmp_path: Path, tiny_env: d
     # The finished cell is read back; the stopped one reuses the calls it had made before the stop.
     assert "1 cells read back from the store" in resumed.stderr
     con = duckdb.connect(str(tmp_path / "izbench.duckdb"), read_only=True)
-    (served,) = con.execute("SELECT calls_served FROM runs WHERE method = 'uniform' AND task = 'core/antonyms'").fetchone()
+    (served,) = con.execute(
+        "SELECT calls_served FROM runs WHERE method = 'uniform' AND task = 'core/antonyms'"
+    ).fetchone()
     con.close()
     assert 0 < served == 25 - first[0]
 
@@ -257,4 +259,6 @@ def test_a_log_gets_one_line_per_finished_cell(tiny_env: dict[str, str]) -> None
         f"{m} core/{t} seed 0" for m in ("empty", "uniform", "human") for t in ("sum", "antonyms")
     }
     warm = izbench_here(*args, env=tiny_env)
-    assert sum("read back from the store" in line for line in warm.stderr.splitlines() if line.startswith("cells ")) == 6
+    assert (
+        sum("read back from the store" in line for line in warm.stderr.splitlines() if line.startswith("cells ")) == 6
+    )

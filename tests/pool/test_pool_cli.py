@@ -63,7 +63,9 @@ def test_build_compare_report_export_import(tmp_path: Path, tiny_env: dict[str, 
 def _scores(store: Path) -> list[tuple[object, ...]]:
     con = duckdb.connect(str(store), read_only=True)
     try:
-        return con.execute("SELECT method, task, seed, best_instruction, val_score, test_score FROM runs ORDER BY ALL").fetchall()
+        return con.execute(
+            "SELECT method, task, seed, best_instruction, val_score, test_score FROM runs ORDER BY ALL"
+        ).fetchall()
     finally:
         con.close()
 

@@ -99,7 +99,9 @@ def _normalized(scores: dict[str, list[list[float]]]) -> Normalized:
 def test_aggregates_intervals_ranks_and_groups() -> None:
     rng = np.random.default_rng(7)
     base = rng.normal(0.0, 0.05, size=(5, 8))
-    stats = seed_statistics(_normalized({"a": (base + 0.9).tolist(), "b": (base + 0.5).tolist(), "c": (base + 0.48).tolist()}))
+    stats = seed_statistics(
+        _normalized({"a": (base + 0.9).tolist(), "b": (base + 0.5).tolist(), "c": (base + 0.48).tolist()})
+    )
     a = stats.aggregates["a"]
     assert a["mean"].value == pytest.approx(float((base + 0.9).mean()))
     assert a["mean"].low < a["mean"].value < a["mean"].high
@@ -111,7 +113,9 @@ def test_aggregates_intervals_ranks_and_groups() -> None:
     assert stats.critical_difference == pytest.approx(3.314 / math.sqrt(2) * math.sqrt(12 / 240), abs=1e-3)
     assert stats.groups == []  # 1, 2, 3 are all further apart than 0.524
     # The same statistics twice: every draw is seeded.
-    again = seed_statistics(_normalized({"a": (base + 0.9).tolist(), "b": (base + 0.5).tolist(), "c": (base + 0.48).tolist()}))
+    again = seed_statistics(
+        _normalized({"a": (base + 0.9).tolist(), "b": (base + 0.5).tolist(), "c": (base + 0.48).tolist()})
+    )
     assert again.aggregates == stats.aggregates and again.improvement == stats.improvement
 
 

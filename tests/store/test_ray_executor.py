@@ -76,8 +76,23 @@ def test_ray_run_equals_in_process_run_and_replays(tmp_path: Path, tiny_env: dic
 
 @pytest.mark.timeout(900)
 def test_pools_built_on_ray_equal_pools_built_here(tmp_path: Path, tiny_env: dict[str, str]) -> None:
-    build = ["pool", "build", "--tasks", "sum,antonyms", "--size", "12", "--ape", "3", "--n-validation", "4", "--n-test", "5"]
-    ray = _izbench(tiny_env, tmp_path / "ray-cache", tmp_path / "ray.duckdb", *build, "--executor", "ray", "--workers", "2")
+    build = [
+        "pool",
+        "build",
+        "--tasks",
+        "sum,antonyms",
+        "--size",
+        "12",
+        "--ape",
+        "3",
+        "--n-validation",
+        "4",
+        "--n-test",
+        "5",
+    ]
+    ray = _izbench(
+        tiny_env, tmp_path / "ray-cache", tmp_path / "ray.duckdb", *build, "--executor", "ray", "--workers", "2"
+    )
     assert ray.returncode == 0, ray.stderr[-2000:]
     here = _izbench(tiny_env, tmp_path / "cache", tmp_path / "here.duckdb", *build)
     assert here.returncode == 0, here.stderr[-2000:]

@@ -103,3 +103,39 @@ def test_export_takes_any_path_as_a_value_not_sql(tmp_path: Path, fmt: str) -> N
     assert (out / f"runs.{fmt}").stat().st_size > 0
     if fmt == "json":
         assert '"method": "empty"' in (out / "runs.json").read_text()
+
+
+def test_rows_with_missing_values_and_lists_come_back_as_written(tmp_path: Path) -> None:
+    # A column bound as one list: None beside lists, ints beside floats, quotes in text.
+    key = RunKey("ape", "core/sum", 0, {"budget": 3})
+    candidates = [
+        Candidate(0, "Say 'yes'", 1, (1.0,), soft_prompt=None, parent=None, note="a; DROP TABLE runs"),
+        Candidate(1, "two", -0.25, (-0.25,), soft_prompt=(0.1, -1.0), parent="Say 'yes'", new=False),
+    ]
+    with ResultStore.open(tmp_path / "s.duckdb") as store:
+        store.start_run(key, 3, None)
+        store.add_candidates(key.run_id, candidates)
+        rows = store.query("SELECT * FROM candidates ORDER BY step")
+    assert [
+        (r["instruction"], r["val_score"], r["soft_prompt"], r["parent"], r["is_new"], r["note"]) for r in rows
+    ] == [
+        ("Say 'yes'", 1.0, None, None, True, "a; DROP TABLE runs"),
+        ("two", -0.25, [0.1, -1.0], "Say 'yes'", False, None),
+    ]
+
+
+def test_a_replayed_cell_lands_whole_or_not_at_all(tmp_path: Path) -> None:
+    key = RunKey("uniform", "core/sum", 0, {"budget": 3})
+    writes = [
+        ("start_run", (key, 3, None)),
+        ("add_candidates", (key.run_id, [Candidate(0, "x", 0.5, (0.5,))])),
+        ("mark_failed", ()),  # a write that fails after the others: the cell must not half-land
+    ]
+    with ResultStore.open(tmp_path / "s.duckdb") as store:
+        with pytest.raises(TypeError):
+            store.replay(writes)
+        assert store.query("SELECT count(*) AS n FROM runs")[0]["n"] == 0
+        assert store.query("SELECT count(*) AS n FROM candidates")[0]["n"] == 0
+        store.replay(writes[:2])
+        assert store.run_status(key.run_id) == "running"
+        assert store.query("SELECT instruction FROM candidates") == [{"instruction": "x"}]

@@ -41,7 +41,11 @@ def test_input_that_does_not_match_is_one_clear_error() -> None:
 
 @pytest.mark.parametrize(
     "options, message",
-    [("{}", "set exactly one"), ("{from_input: '^(a'}", "not a regular expression"), ("{from_input: '^(.+)$'}", "one group per option")],
+    [
+        ("{}", "set exactly one"),
+        ("{from_input: '^(a'}", "not a regular expression"),
+        ("{from_input: '^(.+)$'}", "one group per option"),
+    ],
 )
 def test_bad_options_in_a_task_file(tmp_path: Path, options: str, message: str) -> None:
     path = tmp_path / "core" / "t.yaml"
