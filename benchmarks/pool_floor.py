@@ -7,7 +7,7 @@ training (``instinct_train_steps`` full-batch Adam steps per refit of a 100-unit
 given methods and seeds one at a time on one thread (as a pool worker does), records every GP
 fit (L-BFGS steps) and every network refit (rows, steps), and prints per method: cells, seconds,
 fits, and for NeuralUCB the float64 FLOPs its matrix products need (forward ``x @ w1.T`` and the
-weight gradient, 2 x 2 x rows x 576 x 100 per step; the small layer and Adam's elementwise
+weight gradient, 2 x 2 x rows x width x 100 per step; the small layer and Adam's elementwise
 passes are left out, so the bound is generous) divided by this core's float64 matmul rate on
 the same shapes, measured in this run: a floor no float64 implementation of that training beats.
 
@@ -35,7 +35,7 @@ from izbench.profiles import get_profile
 from izbench.store import ResultStore
 
 
-def float64_gflops(rows: int, width: int = 576, hidden: int = neural_ucb.HIDDEN) -> float:
+def float64_gflops(rows: int, width: int, hidden: int = neural_ucb.HIDDEN) -> float:
     """This core's float64 rate on the training's product, (rows x width) @ (width x hidden)."""
     x = torch.randn(rows, width, dtype=torch.double)
     w = torch.randn(hidden, width, dtype=torch.double)
@@ -58,14 +58,15 @@ def main() -> None:
     parser.add_argument("--profile", default="default")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    fits: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    fits: dict[str, list[tuple[int, int, int]]] = defaultdict(list)
+    """Per method, each refit's (rows, input width, Adam steps)."""
     lbfgs: dict[str, list[int]] = defaultdict(list)
     current = {"method": ""}
 
     original_fit = neural_ucb.NeuralUCB.fit
 
     def recording_fit(self: neural_ucb.NeuralUCB, contexts: torch.Tensor, rewards: torch.Tensor) -> float:
-        fits[current["method"]].append((len(contexts), self.steps))
+        fits[current["method"]].append((len(contexts), contexts.shape[1], self.steps))
         return original_fit(self, contexts, rewards)
 
     original_minimize = botorch_core.minimize_with_timeout
@@ -100,10 +101,11 @@ def main() -> None:
             line += f"; {len(evals)} GP fits, median {statistics.median(evals):.0f} likelihood evaluations"
         if fits[method]:
             shapes = fits[method]
-            flops = sum(4 * rows * 576 * neural_ucb.HIDDEN * steps for rows, steps in shapes)
-            rate = float64_gflops(int(statistics.median(r for r, _ in shapes)))
+            flops = sum(4 * rows * width * neural_ucb.HIDDEN * steps for rows, width, steps in shapes)
+            rows = int(statistics.median(r for r, _, _ in shapes))
+            rate = float64_gflops(rows, shapes[0][1])
             line += (
-                f"; {len(shapes)} network refits, median {statistics.median(r for r, _ in shapes):.0f} rows, "
+                f"; {len(shapes)} network refits, median {rows} rows, "
                 f"{flops / 1e12:.2f} TFLOP float64 -> floor {flops / rate / 1e9:.1f} s at {rate:.1f} GFLOP/s "
                 f"({100 * flops / rate / 1e9 / spent[method]:.0f}% of the time spent)"
             )

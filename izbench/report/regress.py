@@ -66,14 +66,7 @@ def compare(baseline: dict[CellKey, dict[str, Any]], cells: list[CellResult], to
     for key, base in sorted(baseline.items()):
         cell = current.get(key)
         # Calls are checked where the baseline recorded them (older baselines did not).
-        metrics = (
-            ("val_score", "test_score", "blackbox_calls")
-            if base.get("blackbox_calls") is not None
-            else (
-                "val_score",
-                "test_score",
-            )
-        )
+        metrics = ("val_score", "test_score") + (("blackbox_calls",) if base.get("blackbox_calls") is not None else ())
         for metric in metrics:
             value = None if cell is None else getattr(cell, metric)
             now = None if value is None else float(value)
