@@ -28,7 +28,6 @@ from pathlib import Path
 def requests_for(bigbench_dir: Path, tasks: list[str], instructions: int = 8) -> tuple[list[object], list[object]]:
     """(the first lockstep round's generator requests, choice-scoring requests) for ``tasks``."""
     from izbench.generation import INSTRUCTZERO_TEMPLATE, InstructionGenerator, format_demos
-    from izbench.methods.ape import APE_TEMPLATE
     from izbench.methods.bo import sobol_points
     from izbench.methods.projection import SoftPromptProjection
     from izbench.models.types import Completion
@@ -36,6 +35,7 @@ def requests_for(bigbench_dir: Path, tasks: list[str], instructions: int = 8) ->
     from izbench.scoring import Scorer
     from izbench.tasks.registry import TaskRegistry
     from izbench.tasks.splits import make_split
+    from izbench.templates import INDUCTION_TEMPLATE as APE_TEMPLATE
 
     profile = get_profile("default")
     registry = TaskRegistry(bigbench_dir=bigbench_dir)

@@ -16,9 +16,7 @@ from izbench.choices import PromptProtocol
 from izbench.errors import ConfigError
 from izbench.models.base import SoftPromptModel
 from izbench.models.types import CompletionRequest, SoftPrompt
-
-INSTRUCTZERO_TEMPLATE = "\n[DEMOS]\n\nThe instruction was to?"
-"""Upstream InstructZero's generator prompt (the user turn of the chat-formatted prompt)."""
+from izbench.templates import INSTRUCTZERO_TEMPLATE
 
 
 def format_demos(pairs: Sequence[tuple[str, str]]) -> str:

@@ -46,6 +46,10 @@ class Candidate:
     calls: int | None = None
     """Black-box calls the cell had asked for (served or made) once this candidate was scored:
     the calls axis, which compares methods whose candidates cost different amounts."""
+    acquisition: str | None = None
+    """What the acquisition did when it proposed this candidate (a BO method's rounds), as JSON:
+    its kind, largest value, share underflowed, CMA-ES generations and stop reasons, distance
+    moved from the start point (``izbench.methods.bo``)."""
 
 
 @dataclass

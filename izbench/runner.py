@@ -10,6 +10,7 @@ from __future__ import annotations
 import subprocess
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import izbench
@@ -18,9 +19,10 @@ from izbench.methods import Method, get_method
 from izbench.methods.base import MethodContext
 from izbench.offload import Offload, inline
 from izbench.pool.data import PoolParams
+from izbench.pool.domain import LiveDomain
 from izbench.profiles import Profile
 from izbench.results import Candidate, CellResult, MethodResult, Scored
-from izbench.runtime import Route, Runtime
+from izbench.runtime import DomainFactory, Route, Runtime
 from izbench.seeding import rng_for
 from izbench.store import ResultStore, StoreWriter
 from izbench.tasks.options import chance
@@ -89,13 +91,15 @@ def run_cell(
         return store.load_cell(key.run_id)
     began = time.perf_counter()
     data = registry.load(spec.key)
+    domain: DomainFactory | None = None
     if pool is None:
         split = make_split(spec.key, data, seed, n_validation=profile.n_validation, n_test=profile.n_test)
     else:  # the pool's split, demos included: the domain is written from them
         split = make_split(spec.key, data, pool.pool_seed, n_validation=pool.n_validation, n_test=pool.n_test)
+        domain = partial(LiveDomain, spec.key, split, pool)
     context = runtime.method_context(
         spec.key, spec.metric, data, split, seed, profile.params, registry.references(spec),
-        on_candidates=Recorder(store, key.run_id, split, watch), route=route, offload=offload, pool=pool,
+        on_candidates=Recorder(store, key.run_id, split, watch), route=route, offload=offload, domain=domain,
     )  # fmt: skip
     return execute(method, context, key, profile, store, began, git_commit())
 

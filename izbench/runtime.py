@@ -12,12 +12,12 @@ from types import TracebackType
 from izbench.budget import Budget
 from izbench.cache import CachedClient, CallStats, ResponseCache
 from izbench.choices import PromptProtocol
+from izbench.context import MethodContext
+from izbench.domain import Domain
 from izbench.errors import ConfigError
 from izbench.generation import InstructionGenerator
-from izbench.methods.base import MethodContext
 from izbench.models.base import ModelBackend
 from izbench.offload import Offload, inline
-from izbench.pool.data import PoolParams
 from izbench.profiles import MethodSettings
 from izbench.results import Candidate, Scored
 from izbench.scoring import DEFAULT_MAX_TOKENS, Scorer, output_cap
@@ -26,6 +26,8 @@ from izbench.tasks.metrics import Metric
 from izbench.tasks.splits import Split
 from izbench.tasks.types import TaskData
 
+DomainFactory = Callable[[InstructionGenerator, InstructionGenerator], Domain]
+"""Builds a cell's domain from its generator and its black-box writer (a pool's, written live)."""
 Route = Callable[[ModelBackend], ModelBackend]
 """How one cell reaches a backend (``izbench.lockstep`` parks the cell until its round)."""
 
@@ -164,32 +166,27 @@ class Runtime:
         on_candidates: Callable[[list[Candidate], list[Scored]], None] | None = None,
         route: Route | None = None,
         offload: Offload = inline,
-        pool: PoolParams | None = None,
+        domain: DomainFactory | None = None,
     ) -> MethodContext:
         """Everything a method may use for one cell, wired to this runtime's cached clients.
         The writers (generator, black box as a writer) reach their backends through ``route``,
         when given (lockstep batches them across cells: a row's text does not depend on its
         batch); scoring calls go straight to the black box, in the batches the cell makes, so a
         score's float rounding is the same however cells are scheduled. Every client counts into
-        the cell's own tally, and the black-box ones into its calls axis too. With ``pool``, the
-        method chooses among that pool's domain, written live, and scores one instruction per call
-        as a pool build does (a live run that a pool cell must equal)."""
+        the cell's own tally, and the black-box ones into its calls axis too. With ``domain``, the
+        method chooses among the domain it builds (a pool's, written live) and scores one
+        instruction per call as a pool build does (a live run that a pool cell must equal)."""
         cell = CallStats()
         calls = CallStats(parent=cell)
         generator = self.generator(cell, route)
         writer = self.blackbox_generator(calls, route)
-        domain = None
-        if pool is not None:
-            from izbench.pool.domain import LiveDomain
-
-            domain = LiveDomain(task, split, pool, generator, writer)
         return MethodContext(
             task=task,
             split=split,
-            scorer=self.scorer(task, metric, data, calls, per_instruction=pool is not None),
+            scorer=self.scorer(task, metric, data, calls, per_instruction=domain is not None),
             generator=generator,
             blackbox_generator=writer,
-            domain=domain,
+            domain=domain(generator, writer) if domain is not None else None,
             blackbox_calls=calls,
             cell_calls=cell,
             annotations=tuple(annotations),

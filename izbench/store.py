@@ -26,7 +26,7 @@ from izbench.pool.data import PoolData, setup_hash
 from izbench.results import Candidate, CellResult, MethodResult, Scored
 from izbench.tasks.types import Example
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 _SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS izbench_meta (key VARCHAR PRIMARY KEY, value VARCHAR);
@@ -83,6 +83,11 @@ ALTER TABLE signal ADD COLUMN IF NOT EXISTS vs_chance_high DOUBLE;
 """
 """Under choice scoring: the best scored instruction's accuracy minus the chance level."""
 
+_SCHEMA_V7 = """
+ALTER TABLE candidates ADD COLUMN IF NOT EXISTS acquisition VARCHAR;
+"""
+"""A BO proposal's acquisition diagnostics (JSON; ``Candidate.acquisition``)."""
+
 SIGNAL_COLUMNS = (
     "setup_hash", "setup_json", "task", "seeds", "n_examples", "n_references", "n_mismatched", "reference_mean",
     "empty_mean", "mismatched_mean", "vs_empty", "vs_empty_low", "vs_empty_high", "vs_mismatched",
@@ -112,7 +117,7 @@ written once and scored once on a fixed validation and test set. Plain tables: a
 readable without izbench."""
 
 MIGRATIONS: dict[int, str] = {
-    1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3, 4: _SCHEMA_V4, 5: _SCHEMA_V5, 6: _SCHEMA_V6,
+    1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3, 4: _SCHEMA_V4, 5: _SCHEMA_V5, 6: _SCHEMA_V6, 7: _SCHEMA_V7,
 }  # fmt: skip
 """Schema version -> SQL that brings a store from the previous version to it."""
 
@@ -265,11 +270,11 @@ class ResultStore:
             [
                 [
                     run_id, c.step, c.instruction, c.val_score, list(c.soft_prompt) if c.soft_prompt else None,
-                    c.parent, c.new, c.note, c.examples, c.calls,
+                    c.parent, c.new, c.note, c.examples, c.calls, c.acquisition,
                 ]
                 for c in candidates
             ],
-            "(run_id, step, instruction, val_score, soft_prompt, parent, is_new, note, examples, calls)",
+            "(run_id, step, instruction, val_score, soft_prompt, parent, is_new, note, examples, calls, acquisition)",
         )  # fmt: skip
 
     def add_predictions(self, run_id: str, split: str, step: int, examples: Sequence[Example], scored: Scored) -> None:
@@ -451,6 +456,7 @@ class ResultStore:
                     note=r["note"],
                     examples=r["examples"] or 0,
                     calls=r["calls"],
+                    acquisition=r.get("acquisition"),
                 )
                 for r in rows
             ]

@@ -1,50 +1,67 @@
 """APE (Zhou et al. 2022): forward generation of instructions, sampled, then the best by score.
 
-Each query shows 5 demos drawn from the demo pool (a fresh set per query) in the paper's
-template and samples one instruction at temperature 0.9, top_p 0.9, at most 50 tokens; query
-``k`` uses sample index ``k``, so every sample is cached and replayable on its own. Optionally
-(``resample_fraction`` > 0) part of the budget goes to APE's iterative Monte Carlo stage: the
-black box writes variations of the best instructions so far. Stage one writes its whole pool
-first, then scores it on the full validation set or, with ``select: halving``, by successive
-halving.
+Version 2 (upstream's ``run_instruction_induction.py``): APE's own prompt ("I gave a friend a
+instruction. Based on the instruction they produced the following input-output pairs: ... The
+instruction was to"), the budget's samples shared out in order among 3 demo sets of 5 demos
+(upstream: 3 sets x 30 samples). Version 1, kept as ``ape@1``: the Instruction Induction prompt
+and a fresh demo set per sample. Each sample is drawn at temperature 0.9, top_p 0.9, at most 50
+tokens; query ``k`` uses sample index ``k``, so every sample is cached and replayable on its own.
+Optionally (``resample_fraction`` > 0) part of the budget goes to APE's iterative Monte Carlo
+stage: the black box writes variations of the best instructions so far. Stage one writes its
+whole pool first, then scores it on the full validation set or, with ``select: halving``, by
+successive halving.
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from izbench.generation import InstructionGenerator, format_demos
 from izbench.methods.base import Method, MethodContext, Tracker, register
 from izbench.methods.selection import successive_halving
 from izbench.results import MethodResult
+from izbench.templates import APE_TEMPLATE, INDUCTION_TEMPLATE, RESAMPLE_TEMPLATE
 
 if TYPE_CHECKING:
-    from izbench.pool.domain import Domain
+    from izbench.domain import Domain
 
-APE_TEMPLATE = (
-    "I gave a friend an instruction and five inputs. The friend read the instruction and wrote "
-    "an output for every one of the inputs.\nHere are the input-output pairs:\n\n[DEMOS]\n\n"
-    "The instruction was to"
-)
-RESAMPLE_TEMPLATE = (
-    "Generate a variation of the following instruction while keeping the semantic meaning.\n\nInput: [DEMOS]\n\nOutput:"
-)
-"""APE's resampling prompt; the instruction to vary takes the [DEMOS] slot."""
+APE_SETS = 3
+"""Upstream's ``num_subsamples``: demo sets the forward samples are shared out among."""
 
 
-def write_from_demos(forward: InstructionGenerator, context: MethodContext, seed: int, start: int, n: int) -> list[str]:
-    """APE's forward generation: query ``start + k`` shows demo set ``start + k`` and samples one
-    instruction at T=0.9, top_p 0.9 with sample index ``start + k`` (cached on its own)."""
-    demos = [format_demos([(e.input, e.answers[0]) for e in context.split.demos(start + k)]) for k in range(n)]
-    return forward.generate(
-        [(None, d) for d in demos], seed=seed, temperature=0.9, top_p=0.9, sample_indices=range(start, start + n)
-    )
+def fresh_set(k: int) -> int:
+    """Version 1's (and EvoPrompt's) rule: sample ``k`` sees demo set ``k``."""
+    return k
+
+
+def shared_sets(samples: int) -> Callable[[int], int]:
+    """Upstream's rule: ``samples`` split in order among ``APE_SETS`` demo sets (30 each at 90);
+    samples past them (redraws when the writer repeats itself) continue the count."""
+    per_set = max(1, -(-samples // APE_SETS))
+    return lambda k: k // per_set
+
+
+def write_from_demos(
+    forward: InstructionGenerator,
+    context: MethodContext,
+    seed: int,
+    start: int,
+    n: int,
+    demo_set: Callable[[int], int] = fresh_set,
+) -> list[str]:
+    """APE's forward generation: query ``j`` (``start`` <= j < ``start + n``) shows demo set
+    ``demo_set(j)`` and samples one instruction at T=0.9, top_p 0.9 with sample index ``j``."""
+    queries = range(start, start + n)
+    demos = [format_demos([(e.input, e.answers[0]) for e in context.split.demos(demo_set(j))]) for j in queries]
+    return forward.generate([(None, d) for d in demos], seed=seed, temperature=0.9, top_p=0.9, sample_indices=queries)
 
 
 class APE(Method):
     name = "ape"
-    version = 1
+    version = 2
+    versions: tuple[int, ...] = (1,)
     on_domain = True
 
     def optimize(self, context: MethodContext, budget: int, rng: random.Random) -> MethodResult:
@@ -52,16 +69,18 @@ class APE(Method):
             return self._on_domain(context, context.domain, budget, rng)
         use_local = context.params.ape_generator == "local"
         base = context.generator if use_local else context.blackbox_generator
-        forward = InstructionGenerator(base.client, template=APE_TEMPLATE, max_new_tokens=50, protocol=base.protocol)
+        template = APE_TEMPLATE if self.version >= 2 else INDUCTION_TEMPLATE
+        forward = InstructionGenerator(base.client, template=template, max_new_tokens=50, protocol=base.protocol)
         tracker = Tracker(context)
         fraction = context.params.resample_fraction
         stage_one = max(1, round(budget * (1 - fraction)))
+        demo_set = shared_sets(stage_one) if self.version >= 2 else fresh_set
         seed = rng.randrange(2**31)
         proposals: list[str] = []
         pool: dict[str, None] = {}
         while len(pool) < stage_one and len(proposals) < 3 * budget:
             n = stage_one - len(pool)
-            texts = write_from_demos(forward, context, seed, len(proposals), n)
+            texts = write_from_demos(forward, context, seed, len(proposals), n, demo_set)
             proposals += texts
             pool.update(dict.fromkeys(texts))
         if context.params.select == "halving":

@@ -2,49 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import random
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
-from izbench.cache import CallStats
-from izbench.generation import InstructionGenerator
-from izbench.offload import Offload, inline
-from izbench.profiles import MethodSettings
+from izbench.context import MethodContext
 from izbench.results import Candidate, MethodResult, Scored
-from izbench.scoring import InstructionScorer
-from izbench.tasks.splits import Split
 
-if TYPE_CHECKING:  # the pool package builds on the methods
-    from izbench.pool.domain import Domain
-
-
-@dataclass
-class MethodContext:
-    """What a method may use: the split, the scorer, the generator; nothing else calls models."""
-
-    task: str
-    split: Split
-    scorer: InstructionScorer
-    generator: InstructionGenerator
-    blackbox_generator: InstructionGenerator
-    """The black box used as an instruction writer (APE's default)."""
-    annotations: tuple[str, ...]
-    seed: int
-    params: MethodSettings = field(default_factory=MethodSettings)
-    """Method settings from the profile and flags (e.g. ``n_init``, ``scale``)."""
-    on_candidates: Callable[[list[Candidate], list[Scored]], None] | None = None
-    """Called with each batch of new candidates and their validation predictions (the store)."""
-    blackbox_calls: CallStats = field(default_factory=CallStats)
-    """The black-box calls this cell asked for (scorer and black-box writer), served or made."""
-    cell_calls: CallStats = field(default_factory=CallStats)
-    """Every call of this cell (generator too), with its tokens and cost: what the run reports."""
-    offload: Offload = inline
-    """Where a pure computation (a GP fit) runs: here, or in a worker while other cells run."""
-    domain: Domain | None = None
-    """A finite domain to choose among (a pool's, or the same domain written live); None: the
-    method searches its own space. Only methods with ``on_domain`` accept one."""
+__all__ = ["METHODS", "METHOD_PATH_VERSION", "Method", "MethodContext", "Tracker", "register"]
 
 
 class Tracker:
@@ -65,8 +31,10 @@ class Tracker:
         soft_prompts: list[tuple[float, ...] | None] | None = None,
         parents: list[str | None] | None = None,
         note: str | None = None,
+        acquisition: list[dict[str, object]] | None = None,
     ) -> list[Candidate]:
-        """Score the instructions not seen yet on the whole validation set and record them all."""
+        """Score the instructions not seen yet on the whole validation set and record them all
+        (``acquisition``: each proposal's diagnostics, from a BO round)."""
         fresh = [i for i in dict.fromkeys(instructions) if i not in self._seen]
         before = self.context.blackbox_calls.requests
         for scored in self.context.scorer.score_many(fresh, self.context.split.validation):
@@ -79,7 +47,8 @@ class Tracker:
         for instruction in instructions:
             spent = max(spent, rank.get(instruction, 0))
             calls.append(before + each * spent)
-        return self.record(instructions, [self._seen[i] for i in instructions], soft_prompts, parents, note, calls)
+        found = [self._seen[i] for i in instructions]
+        return self.record(instructions, found, soft_prompts, parents, note, calls, acquisition)
 
     def record(
         self,
@@ -89,6 +58,7 @@ class Tracker:
         parents: list[str | None] | None = None,
         note: str | None = None,
         calls: list[int] | None = None,
+        acquisition: list[dict[str, object]] | None = None,
     ) -> list[Candidate]:
         """Record candidates already scored (on all or, under halving, part of validation); an
         instruction recorded before in this run is a repeat (``new`` false, no calls). ``calls``:
@@ -108,6 +78,7 @@ class Tracker:
                 note=note,
                 examples=len(result.scores),
                 calls=calls[k] if calls else now,
+                acquisition=json.dumps(acquisition[k], sort_keys=True) if acquisition else None,
             )
             before.add(instruction)
             self.result.candidates.append(candidate)
@@ -129,6 +100,9 @@ class Method(ABC):
     version: int
     """The method's own code version; with ``METHOD_PATH_VERSION`` part of each cell's identity.
     Bump it when a change alters what the method proposes."""
+    versions: tuple[int, ...] = ()
+    """Earlier versions it can still run, by ``name@version`` (e.g. ``instructzero@2``), so an
+    old and a new version stand side by side in one comparison."""
     score_all_on_test: bool = False
     """True for a reference whose every candidate is also scored on test (``human``: the paper
     reports the mean over its annotations besides the best)."""

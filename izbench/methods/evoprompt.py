@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import random
 
-from izbench.methods.ape import APE_TEMPLATE, write_from_demos
+from izbench.methods.ape import write_from_demos
 from izbench.methods.base import Method, MethodContext, Tracker, register
 from izbench.methods.writing import between_tags, writer
 from izbench.results import MethodResult
+from izbench.templates import INDUCTION_TEMPLATE
 
 GA_TEMPLATE = """Please follow the instruction step-by-step to generate a better prompt.
 1. Crossover the following prompts and generate a new prompt:
@@ -79,7 +80,7 @@ class EvoPromptGA(Method):
     def _initial(context: MethodContext, tracker: Tracker, size: int, seed: int) -> int:
         """The first population: instructions written from demos (APE's template), until
         ``size`` distinct ones or ``3 * size`` samples; returns the samples drawn."""
-        forward = writer(context, max_new_tokens=50, template=APE_TEMPLATE)
+        forward = writer(context, max_new_tokens=50, template=INDUCTION_TEMPLATE)
         sampled = 0
         while tracker.distinct < size and sampled < 3 * size:
             n = size - tracker.distinct

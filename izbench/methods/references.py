@@ -11,9 +11,9 @@ import random
 
 from izbench.errors import ConfigError
 from izbench.generation import InstructionGenerator, format_demos
-from izbench.methods.ape import APE_TEMPLATE
 from izbench.methods.base import Method, MethodContext, Tracker, register
 from izbench.results import MethodResult
+from izbench.templates import INDUCTION_TEMPLATE
 
 
 class Human(Method):
@@ -46,7 +46,7 @@ class Manual(Method):
     version = 1
 
     def optimize(self, context: MethodContext, budget: int, rng: random.Random) -> MethodResult:
-        writer = InstructionGenerator(context.generator.client, template=APE_TEMPLATE, max_new_tokens=50)
+        writer = InstructionGenerator(context.generator.client, template=INDUCTION_TEMPLATE, max_new_tokens=50)
         demos = format_demos([(e.input, e.answers[0]) for e in context.split.demos(0)])
         tracker = Tracker(context)
         tracker.add(writer.generate([(None, demos)]), parents=["manual"])

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import torch
 
+from izbench.domain import LEGACY, SoftPipeline
 from izbench.generation import InstructionGenerator, format_demos
 from izbench.methods.base import MethodContext
 from izbench.methods.projection import SoftPromptProjection
@@ -31,9 +32,10 @@ class SoftPromptWriter:
         self.demos = format_demos([(e.input, e.answers[0]) for e in demos])
 
     @classmethod
-    def for_context(cls, context: MethodContext) -> SoftPromptWriter:
-        """A run's writer: its generator, its split's first demo set, its seed."""
-        return cls(context.generator, context.split.demos(0), context.params, context.seed)
+    def for_context(cls, context: MethodContext, pipeline: SoftPipeline = LEGACY) -> SoftPromptWriter:
+        """A run's writer: its generator, its split's first demo set (of the pipeline's size),
+        its seed."""
+        return cls(context.generator, context.split.demos(0, pipeline.demos), context.params, context.seed)
 
     def write(self, zs: torch.Tensor) -> list[str]:
         return self.generator.generate(self._items(zs))

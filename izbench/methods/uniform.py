@@ -1,4 +1,6 @@
-"""Uniform: soft prompts drawn uniformly from [-1, 1]^d, same projection and generator, no BO.
+"""Uniform: soft prompts drawn uniformly from InstructZero's box, same projection, generator and
+demos, no BO (version 2: upstream's pipeline, [0, 1]^d and 10 demos; version 1, kept as
+``uniform@1``: [-1, 1]^d and 5 demos).
 
 With ``select: halving`` the same draws fill a pool of distinct instructions that successive
 halving then scores (fewer black-box calls for the same candidates).
@@ -11,44 +13,57 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from izbench.domain import LEGACY, UPSTREAM, SoftPipeline
 from izbench.methods.base import Method, MethodContext, Tracker, register
 from izbench.methods.selection import successive_halving
 from izbench.methods.soft_prompt import SoftPromptWriter, z_tuple
 from izbench.results import MethodResult
 
 if TYPE_CHECKING:
-    from izbench.pool.domain import Domain
+    from izbench.domain import Domain
 
 
 class Uniform(Method):
     name = "uniform"
-    version = 1
+    version = 2
+    versions: tuple[int, ...] = (1,)
     on_domain = True
+
+    @property
+    def pipeline(self) -> SoftPipeline:
+        return UPSTREAM if self.version >= 2 else LEGACY
 
     def optimize(self, context: MethodContext, budget: int, rng: random.Random) -> MethodResult:
         if context.domain is not None:
             return self._on_domain(context, context.domain, budget, rng)
-        writer = SoftPromptWriter.for_context(context)
+        writer = SoftPromptWriter.for_context(context, self.pipeline)
         tracker = Tracker(context)
         gen = torch.Generator().manual_seed(rng.randrange(2**31))
         batch = context.params.n_per_iter
         if context.params.select == "halving":
-            self._halving(writer, tracker, gen, budget, batch)
+            self._halving(writer, tracker, gen, budget, batch, self.pipeline)
             return tracker.result
         while tracker.distinct < budget and tracker.result.proposals < 3 * budget:
             n = min(batch, budget - tracker.distinct)
-            zs = torch.rand((n, writer.dim), generator=gen, dtype=torch.double) * 2 - 1
+            zs = self.pipeline.scale(torch.rand((n, writer.dim), generator=gen, dtype=torch.double))
             tracker.add(writer.write(zs), soft_prompts=[z_tuple(z) for z in zs])
         return tracker.result
 
     @staticmethod
-    def _halving(writer: SoftPromptWriter, tracker: Tracker, gen: torch.Generator, budget: int, batch: int) -> None:
+    def _halving(
+        writer: SoftPromptWriter,
+        tracker: Tracker,
+        gen: torch.Generator,
+        budget: int,
+        batch: int,
+        pipeline: SoftPipeline,
+    ) -> None:
         """The same draws, written into a pool of distinct instructions first, then halved."""
         pool: dict[str, tuple[float, ...]] = {}
         proposals = 0
         while len(pool) < budget and proposals < 3 * budget:
             n = min(batch, budget - len(pool))
-            zs = torch.rand((n, writer.dim), generator=gen, dtype=torch.double) * 2 - 1
+            zs = pipeline.scale(torch.rand((n, writer.dim), generator=gen, dtype=torch.double))
             for text, z in zip(writer.write(zs), zs, strict=True):
                 pool.setdefault(text, z_tuple(z))
             proposals += n

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializationInfo, SerializerFunctionWrapHandler, model_serializer
 
 from izbench.hashing import canonical_digest
 from izbench.tasks.types import Example
@@ -32,6 +32,20 @@ class PoolParams(BaseModel):
     intrinsic_dim: int = Field(default=10, ge=1)
     n_tokens: int = Field(default=5, ge=1)
     scale: bool = False
+    pipeline: int = Field(default=1, ge=1, le=2)
+    """The soft-prompt pipeline (``izbench.domain``): 1 izbench's first ([-1, 1]^d, 5 demos, the
+    Instruction Induction prompt for APE points), 2 upstream's ([0, 1]^d, 10 demos, APE's prompt
+    with 3 demo sets of ``ape / 3`` samples)."""
+
+    @model_serializer(mode="wrap")
+    def _without_legacy_pipeline(
+        self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
+    ) -> dict[str, Any]:
+        """Pools of pipeline 1 keep the identity they had before the field existed."""
+        data: dict[str, Any] = handler(self)
+        if data.get("pipeline") == 1:
+            del data["pipeline"]
+        return data
 
 
 @dataclass

@@ -18,45 +18,34 @@ candidates, which is what makes a pool comparison a comparison of the methods.
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
 import torch
 
-from izbench.generation import InstructionGenerator
-from izbench.methods.ape import APE_TEMPLATE
+from izbench.domain import PIPELINES, Domain, SoftPipeline
+from izbench.generation import InstructionGenerator, format_demos
+from izbench.methods.ape import fresh_set, shared_sets
 from izbench.methods.bo import sobol_points
 from izbench.methods.soft_prompt import SoftPromptWriter
 from izbench.pool.data import PoolData, PoolParams
 from izbench.profiles import MethodSettings
 from izbench.seeding import derive_seed
 from izbench.tasks.splits import Split
+from izbench.templates import APE_TEMPLATE, INDUCTION_TEMPLATE
+
+__all__ = ["Domain", "LiveDomain", "PoolDomain", "ape_demo_set", "soft_points"]
 
 
-class Domain(ABC):
-    """The points a method chooses among, and what each one is."""
-
-    soft: torch.Tensor
-    """(points, intrinsic dim) soft prompts, double."""
-    n_ape: int
-    """How many APE proposals the domain holds."""
-
-    @abstractmethod
-    def write_soft(self, points: Sequence[int]) -> list[str]:
-        """The instruction each soft point writes."""
-
-    @abstractmethod
-    def hidden(self, points: Sequence[int]) -> torch.Tensor:
-        """(points, hidden size) last-token hidden states of the soft points' prompts."""
-
-    @abstractmethod
-    def write_ape(self, points: Sequence[int]) -> list[str]:
-        """The instruction each APE point is."""
+def ape_demo_set(point: int, n_ape: int, pipeline: SoftPipeline) -> int:
+    """The demo set APE sample ``point`` of ``n_ape`` is written from: its own (pipeline 1), or
+    one of upstream's 3 shared sets (pipeline 2, as APE's version 2 does live)."""
+    return fresh_set(point) if pipeline.version == 1 else shared_sets(n_ape)(point)
 
 
 def soft_points(params: PoolParams, task: str) -> torch.Tensor:
     """The pool's soft prompts: scrambled Sobol, seeded by the task and the pool seed alone."""
-    return sobol_points(params.size, params.intrinsic_dim, derive_seed("pool-sobol", task, params.pool_seed) % 2**31)
+    seed = derive_seed("pool-sobol", task, params.pool_seed) % 2**31
+    return sobol_points(params.size, params.intrinsic_dim, seed, PIPELINES[params.pipeline])
 
 
 def ape_seed(params: PoolParams, task: str) -> int:
@@ -70,14 +59,14 @@ class LiveDomain(Domain):
         self, task: str, split: Split, params: PoolParams, generator: InstructionGenerator, writer: InstructionGenerator
     ) -> None:
         self.task, self.split, self.params = task, split, params
+        self.pipeline = PIPELINES[params.pipeline]
         self.soft = soft_points(params, task)
         self.n_ape = params.ape
         settings = MethodSettings(intrinsic_dim=params.intrinsic_dim, n_tokens=params.n_tokens, scale=params.scale)
         seed = derive_seed("pool-projection", task, params.pool_seed) % 2**31
-        self._soft_writer = SoftPromptWriter(generator, split.demos(0), settings, seed)
-        self._ape = InstructionGenerator(
-            writer.client, template=APE_TEMPLATE, max_new_tokens=50, protocol=writer.protocol
-        )
+        self._soft_writer = SoftPromptWriter(generator, split.demos(0, self.pipeline.demos), settings, seed)
+        template = INDUCTION_TEMPLATE if self.pipeline.version == 1 else APE_TEMPLATE
+        self._ape = InstructionGenerator(writer.client, template=template, max_new_tokens=50, protocol=writer.protocol)
 
     def write_soft(self, points: Sequence[int]) -> list[str]:
         return self._soft_writer.write(self.soft[list(points)]) if points else []
@@ -87,9 +76,8 @@ class LiveDomain(Domain):
         return torch.tensor(states, dtype=torch.double)
 
     def write_ape(self, points: Sequence[int]) -> list[str]:
-        from izbench.generation import format_demos
-
-        demos = [format_demos([(e.input, e.answers[0]) for e in self.split.demos(k)]) for k in points]
+        sets = [ape_demo_set(k, self.n_ape, self.pipeline) for k in points]
+        demos = [format_demos([(e.input, e.answers[0]) for e in self.split.demos(k)]) for k in sets]
         return self._ape.generate(
             [(None, d) for d in demos],
             seed=ape_seed(self.params, self.task),
@@ -104,6 +92,7 @@ class PoolDomain(Domain):
 
     def __init__(self, pool: PoolData) -> None:
         self.pool = pool
+        self.pipeline = PIPELINES[pool.params.pipeline]
         self.soft = torch.tensor(pool.soft_z, dtype=torch.double)
         self.n_ape = len(pool.ape_ids)
 

@@ -35,7 +35,8 @@ def failing_fits(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def _round(global_seed: int) -> torch.Tensor:
     torch.manual_seed(global_seed)  # what earlier cells in the process left behind
-    proposals, note = propose(*_data(), 2, BOSettings(intrinsic_dim=4, cma_iterations=2, popsize=8), seed=7)
+    found = propose(*_data(), 2, BOSettings(intrinsic_dim=4, cma_iterations=2, popsize=8), seed=7)
+    proposals, note = found.points, found.note
     assert note is not None and note.startswith("gp fit")  # the failed attempts are recorded
     return proposals
 
@@ -64,7 +65,8 @@ def test_a_fit_that_fails_every_attempt_still_proposes_and_says_so(monkeypatch: 
         raise ModelFittingError("All attempts to fit the model have failed.")
 
     monkeypatch.setattr(bo, "fit_gpytorch_mll", never)
-    proposals, note = propose(*_data(), 2, BOSettings(intrinsic_dim=4, cma_iterations=2, popsize=8), seed=7)
+    found = propose(*_data(), 2, BOSettings(intrinsic_dim=4, cma_iterations=2, popsize=8), seed=7)
+    proposals, note = found.points, found.note
     assert proposals.shape == (2, 4) and bool(((proposals >= -1) & (proposals <= 1)).all())
     assert note is not None and "every attempt" in note
 

@@ -84,7 +84,7 @@ def test_bo_beats_uniform_sampling_on_a_synthetic_function() -> None:
         z = sobol_points(8, 10, seed)
         vectors = _objective(z)
         for round_ in range(6):
-            new, _ = propose(z, vectors.mean(-1), vectors, 3, settings, seed * 100 + round_)
+            new = propose(z, vectors.mean(-1), vectors, 3, settings, seed * 100 + round_).points
             z = torch.cat([z, new])
             vectors = torch.cat([vectors, _objective(new)])
         bo_best.append(float(vectors.mean(-1).max()))
@@ -99,8 +99,8 @@ def test_coupled_proposals_stay_in_bounds_and_are_seeded() -> None:
     settings = BOSettings(intrinsic_dim=10, cma_iterations=4)
     z = sobol_points(6, 10, 0)
     vectors = _objective(z)
-    first, _ = propose(z, vectors.mean(-1), vectors, 2, settings, 7)
-    again, _ = propose(z, vectors.mean(-1), vectors, 2, settings, 7)
+    first = propose(z, vectors.mean(-1), vectors, 2, settings, 7).points
+    again = propose(z, vectors.mean(-1), vectors, 2, settings, 7).points
     assert first.shape == (2, 10) and first.abs().max() <= 1
     assert torch.equal(first, again)
 

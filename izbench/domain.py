@@ -1,0 +1,64 @@
+"""What a method may choose among, and how soft prompts are drawn and written: the interface both
+the methods and the pools build on, so it sits below both.
+
+A ``Domain`` is a finite set of points a method chooses among, live or looked up in a pool
+(``izbench.pool.domain`` has both kinds). A ``SoftPipeline`` fixes the two things of the
+soft-prompt path that upstream and izbench's first versions did differently: the box the
+intrinsic soft prompts ``z`` are drawn in, and how many demos the generator sees.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass(frozen=True)
+class SoftPipeline:
+    """The box ``[low, 1]^d`` of the soft prompts and the generator's demo count."""
+
+    version: int
+    low: float
+    demos: int
+
+    def scale(self, unit: torch.Tensor) -> torch.Tensor:
+        """Points of the unit cube mapped into this pipeline's box."""
+        return unit * (1.0 - self.low) + self.low
+
+    def to_unit(self, z: torch.Tensor) -> torch.Tensor:
+        """This pipeline's points mapped to the unit cube (what the kernels see)."""
+        return (z - self.low) / (1.0 - self.low)
+
+
+LEGACY = SoftPipeline(version=1, low=-1.0, demos=5)
+"""izbench's first pipeline: z in [-1, 1]^d, 5 demos (methods' older versions, ``core.izpool``)."""
+UPSTREAM = SoftPipeline(version=2, low=0.0, demos=10)
+"""Upstream InstructZero's and INSTINCT's: Sobol z in [0, 1]^d (``SobolEngine.draw``, unscaled),
+10 demos (``misc.py``'s ``num_demos``)."""
+PIPELINES = {p.version: p for p in (LEGACY, UPSTREAM)}
+
+
+class Domain(ABC):
+    """The points a method chooses among, and what each one is."""
+
+    soft: torch.Tensor
+    """(points, intrinsic dim) soft prompts, double."""
+    n_ape: int
+    """How many APE proposals the domain holds."""
+    pipeline: SoftPipeline
+    """How the soft points were drawn and written (their box decides a surrogate's bounds)."""
+
+    @abstractmethod
+    def write_soft(self, points: Sequence[int]) -> list[str]:
+        """The instruction each soft point writes."""
+
+    @abstractmethod
+    def hidden(self, points: Sequence[int]) -> torch.Tensor:
+        """(points, hidden size) last-token hidden states of the soft points' prompts."""
+
+    @abstractmethod
+    def write_ape(self, points: Sequence[int]) -> list[str]:
+        """The instruction each APE point is."""
