@@ -18,11 +18,13 @@ import torch
 
 @dataclass(frozen=True)
 class SoftPipeline:
-    """The box ``[low, 1]^d`` of the soft prompts and the generator's demo count."""
+    """The box ``[low, 1]^d`` the soft prompts are drawn in, the box ``[search_low, 1]^d`` the
+    acquisition is maximised over, and the generator's demo count."""
 
     version: int
     low: float
     demos: int
+    search_low: float
 
     def scale(self, unit: torch.Tensor) -> torch.Tensor:
         """Points of the unit cube mapped into this pipeline's box."""
@@ -33,11 +35,12 @@ class SoftPipeline:
         return (z - self.low) / (1.0 - self.low)
 
 
-LEGACY = SoftPipeline(version=1, low=-1.0, demos=5)
+LEGACY = SoftPipeline(version=1, low=-1.0, demos=5, search_low=-1.0)
 """izbench's first pipeline: z in [-1, 1]^d, 5 demos (methods' older versions, ``core.izpool``)."""
-UPSTREAM = SoftPipeline(version=2, low=0.0, demos=10)
-"""Upstream InstructZero's and INSTINCT's: Sobol z in [0, 1]^d (``SobolEngine.draw``, unscaled),
-10 demos (``misc.py``'s ``num_demos``)."""
+UPSTREAM = SoftPipeline(version=2, low=0.0, demos=10, search_low=-1.0)
+"""Upstream InstructZero's: Sobol z in [0, 1]^d (``SobolEngine.draw`` unscaled,
+``run_instructzero.py:260``), CMA-ES bounded to [-1, 1]^d (``instruction_coupled_kernel.py:52``),
+10 demos (``misc.py:62``)."""
 PIPELINES = {p.version: p for p in (LEGACY, UPSTREAM)}
 
 

@@ -3,7 +3,7 @@
 Each round fits ``SingleTaskGP`` (outputs standardised; covariance ``ScaleKernel`` of the
 instruction-coupled kernel, or of a plain Matern-5/2 ARD kernel as the ablation) by exact
 marginal likelihood, then maximises the acquisition (analytic EI as upstream, or LogEI) with
-CMA-ES (sigma0 0.8, population 50, bounds the pipeline's box) started from each of the top-k
+CMA-ES (sigma0 0.8, population 50, bounded to the pipeline's search box) started from each of the top-k
 evaluated points, and proposes each run's best point. Every proposal carries what its
 acquisition did (``Diagnostics``): on surfaces where EI underflows everywhere, CMA-ES stops after
 one generation and the proposal is a draw near its start, whatever the GP says.
@@ -174,7 +174,7 @@ def propose(
     points so far), with the fit's note and, per proposal, what CMA-ES saw and did."""
     fit = fit_model(z, y, scores, settings.coupled, seed, settings.pipeline)
     best = float(y.max())
-    low, unit = settings.pipeline.low, settings.pipeline.to_unit
+    low, unit = settings.pipeline.search_low, settings.pipeline.to_unit
 
     with warnings.catch_warnings():
         # Imported here: cma loads matplotlib.pyplot (a second of CPU) that only BO rounds need.

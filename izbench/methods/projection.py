@@ -1,6 +1,6 @@
 """InstructZero's random projection from the low-dimensional soft prompt into embedding space.
 
-    p(z) = reshape(A z, (n_tokens, hidden)),   z in [-1, 1]^d,   A_ij ~ Uniform(-1, 1)
+    p(z) = reshape(A z, (n_tokens, hidden)),   z in [0, 1]^d (or [-1, 1]^d),   A_ij ~ Uniform(-1, 1)
 
 ``A`` is a bias-free ``Linear(d, n_tokens * hidden)`` fixed for the run (seeded), as upstream.
 Upstream does not rescale ``A z``; with ``scale=True`` the projected tokens are rescaled so that

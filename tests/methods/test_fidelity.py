@@ -1,0 +1,141 @@
+"""The parts where izbench's methods follow upstream code (issue 30): each test fails on the
+version that did it differently (kept as ``name@N``)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from izbench.domain import LEGACY, UPSTREAM
+from izbench.errors import ConfigError
+from izbench.methods import get_method
+from izbench.methods.ape import APE_SETS, fresh_set, shared_sets
+from izbench.methods.bo import (
+    UNDERFLOW,
+    BOSettings,
+    acquisition_values,
+    fit_model,
+    propose,
+    propose_on_domain,
+    sobol_points,
+)
+from izbench.methods.instructzero import InstructZero
+from izbench.methods.uniform import Uniform
+from izbench.profiles import PROFILES
+from izbench.runner import run_cell
+from izbench.runtime import Runtime
+from izbench.settings import Settings
+from izbench.tasks.registry import TaskRegistry
+from izbench.templates import APE_TEMPLATE, INDUCTION_TEMPLATE
+
+
+def test_sobol_points_fill_the_pipelines_box() -> None:
+    upstream = sobol_points(64, 10, seed=3, pipeline=UPSTREAM)
+    legacy = sobol_points(64, 10, seed=3, pipeline=LEGACY)
+    # Upstream draws SobolEngine points unscaled, in [0, 1]; izbench's first versions in [-1, 1].
+    assert float(upstream.min()) >= 0.0 and float(upstream.max()) <= 1.0
+    assert float(legacy.min()) < -0.5
+    # The same sequence, scaled.
+    torch.testing.assert_close(legacy, upstream * 2 - 1)
+
+
+def test_versioned_names_run_the_kept_versions() -> None:
+    current, kept = get_method("instructzero"), get_method("instructzero@2")
+    assert (current.version, kept.version, kept.name) == (3, 2, "instructzero@2")
+    uniform = get_method("uniform@1")
+    assert isinstance(current, InstructZero) and isinstance(kept, InstructZero) and isinstance(uniform, Uniform)
+    assert current.pipeline == UPSTREAM and kept.pipeline == LEGACY and uniform.pipeline == LEGACY
+    with pytest.raises(ConfigError, match="instructzero has no version '9'; it runs versions 2, 3"):
+        get_method("instructzero@9")
+    with pytest.raises(ConfigError, match="unknown method"):
+        get_method("nosuch@1")
+
+
+def test_ape_shares_its_samples_among_three_demo_sets() -> None:
+    # Upstream: num_subsamples 3 x num_prompts_per_subsample 30.
+    rule = shared_sets(90)
+    sets = [rule(k) for k in range(90)]
+    assert APE_SETS == 3 and [sets.count(s) for s in range(3)] == [30, 30, 30]
+    assert sets == sorted(sets)
+    assert [fresh_set(k) for k in range(4)] == [0, 1, 2, 3]
+    # Upstream's prompt, and not the Instruction Induction paper's that version 1 used.
+    assert APE_TEMPLATE.startswith("I gave a friend a instruction. Based on the instruction")
+    assert APE_TEMPLATE.endswith("\n\n[DEMOS]\n\nThe instruction was to")
+    assert APE_TEMPLATE != INDUCTION_TEMPLATE
+
+
+def _data(dim: int = 3, n: int = 8) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    z = sobol_points(n, dim, seed=1, pipeline=UPSTREAM)
+    y = torch.sin(4 * z.sum(-1))
+    scores = torch.stack([y, y.roll(1), (y > 0).to(torch.double)], dim=-1)
+    return z, y, scores
+
+
+def test_ties_on_a_domain_go_to_a_seeded_draw() -> None:
+    z, y, scores = _data()
+    same = z[:1].repeat(12, 1)  # twelve copies of one point: every acquisition value ties
+    seeded = BOSettings(intrinsic_dim=3, pipeline=UPSTREAM, seeded_ties=True)
+    rows = BOSettings(intrinsic_dim=3, pipeline=UPSTREAM, seeded_ties=False)
+    by_row, _, _ = propose_on_domain(z, y, scores, same, 5, rows, seed=0)
+    assert by_row == [0, 1, 2, 3, 4]
+    draws = {tuple(propose_on_domain(z, y, scores, same, 5, seeded, seed=s)[0]) for s in range(4)}
+    assert len(draws) > 1 and (0, 1, 2, 3, 4) not in draws
+    again, _, diagnostics = propose_on_domain(z, y, scores, same, 5, seeded, seed=2)
+    assert tuple(again) in draws and all(d["ties"] == 12 for d in diagnostics)
+
+
+def test_logei_ranks_where_ei_underflows() -> None:
+    z, y, scores = _data(n=12)
+    fit = fit_model(z, y, scores, coupled=False, pipeline=UPSTREAM)
+    low = z[y < y.median()]  # observed points well below the best: the posterior is sure of them
+    ei = acquisition_values(fit, float(y.max()), low, "ei")
+    logei = acquisition_values(fit, float(y.max()), low, "logei")
+    assert float((ei < UNDERFLOW).to(torch.double).mean()) > 0.5
+    assert bool(torch.isfinite(logei).all()) and len(set(logei.tolist())) == len(low)
+
+
+def test_upstream_cma_searches_minus_one_to_one() -> None:
+    # Upstream draws the Sobol points in [0, 1] but bounds CMA-ES to [-1, 1]
+    # (instruction_coupled_kernel.py:52); the best point sits at the low corner.
+    z, _, scores = _data(dim=2, n=10)
+    z[0] = torch.tensor([0.02, 0.02])
+    y = -z.sum(-1)
+    settings = BOSettings(intrinsic_dim=2, pipeline=UPSTREAM, cma_iterations=10, coupled=False)
+    found = propose(z, y, scores, 3, settings, seed=0)
+    assert float(found.points.min()) < 0.0 and float(found.points.min()) >= -1.0
+    assert all(d["generations"] >= 1 and "max" in d for d in found.diagnostics)
+
+
+def _cell(settings: Settings, cache: Path, method: str, seed: int = 0) -> list[tuple[float, ...]]:
+    with Runtime(settings.model_copy(update={"cache_dir": cache})) as runtime:
+        cell = run_cell(runtime, TaskRegistry(), method, "core/larger_animal", seed, PROFILES["smoke"])
+    assert cell.result is not None and cell.method == method
+    return [c.soft_prompt for c in cell.result.candidates if c.soft_prompt is not None]
+
+
+@pytest.mark.parametrize(("method", "low"), [("uniform", 0.0), ("uniform@1", -1.0), ("instructzero", 0.0)])
+def test_live_soft_prompts_are_drawn_in_the_versions_box(
+    method: str, low: float, tmp_path: Path, tiny_settings: Settings
+) -> None:
+    soft = torch.tensor(_cell(tiny_settings, tmp_path / "cache", method))
+    init = soft[: PROFILES["smoke"].params.n_init]
+    assert float(init.min()) >= low and float(init.max()) <= 1.0
+    if low < 0:
+        assert float(soft.min()) < 0.0
+
+
+def test_bo_rounds_store_what_the_acquisition_did(tmp_path: Path, tiny_settings: Settings) -> None:
+    with Runtime(tiny_settings.model_copy(update={"cache_dir": tmp_path / "cache"})) as runtime:
+        cell = run_cell(runtime, TaskRegistry(), "instructzero", "core/larger_animal", 0, PROFILES["smoke"])
+    assert cell.result is not None
+    n_init = PROFILES["smoke"].params.n_init
+    sobol, rounds = cell.result.candidates[:n_init], cell.result.candidates[n_init:]
+    assert all(c.acquisition is None for c in sobol) and rounds
+    for c in rounds:
+        assert c.acquisition is not None
+        seen = json.loads(c.acquisition)
+        assert seen["acquisition"] == "ei" and 0.0 <= seen["underflow"] <= 1.0
+        assert 1 <= seen["generations"] <= PROFILES["smoke"].params.cma_iterations
