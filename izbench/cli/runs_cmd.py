@@ -48,6 +48,7 @@ def runs_show(
     run_id: Annotated[str, typer.Argument(help="A run id or a unique prefix of one.")],
 ) -> None:
     """A run's configuration, result and candidates."""
+    from izbench.report.acquisition import summarize
     from izbench.store import ResultStore
 
     with ResultStore.open(settings_of(ctx).store, read_only=True) as store:
@@ -56,7 +57,8 @@ def runs_show(
             raise ConfigError(f"{len(matches)} runs match {run_id!r}; give more of the id")
         run = matches[0]
         candidates = store.query(
-            "SELECT step, val_score, instruction, is_new, note, examples, calls FROM candidates WHERE run_id = ? "
+            "SELECT step, val_score, instruction, is_new, note, examples, calls, acquisition FROM candidates "
+            "WHERE run_id = ? "
             "ORDER BY val_score DESC, step",
             [run["run_id"]],
         )
@@ -82,5 +84,8 @@ def runs_show(
             one_line(c["instruction"]),
         )
     console.print(table)
+    summary = summarize(run["method"], [c["acquisition"] for c in candidates if c["acquisition"]])
+    if summary is not None:
+        console.print(summary.line(), highlight=False)
     for c in sorted((c for c in candidates if c["note"]), key=lambda c: c["step"]):
         console.print(f"note at step {c['step']}: {c['note']}", highlight=False)

@@ -9,6 +9,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from izbench.report.acquisition import AcquisitionSummary, by_method
 from izbench.report.aggregate import Leaderboard, Section, cell_record
 from izbench.report.plots import calls_png, cd_png, curves_png, improvement_png, intervals_png, profile_png
 from izbench.report.pools import PoolSummary
@@ -153,6 +154,9 @@ def section_markdown(section: Section, level: int = 2) -> str:
         f"{h}# Per task: raw test score (mean over seeds, 95% t-interval when there are several)\n",
         leaderboard_table(board).markdown(),
     ]
+    acquisition = by_method(section.cells)
+    if acquisition:
+        parts += [f"{h}# {ACQUISITION_TITLE}\n", ACQUISITION_NOTE + "\n", acquisition_table(acquisition).markdown()]
     if board.pairwise:
         parts += [
             f"{h}# Detail: paired test examples within cells\n",
@@ -193,11 +197,18 @@ def _html_section(section: Section, images: dict[str, bytes], suffix: str) -> st
             f"<h3>The pools</h3>{pool_table(section.pools).html(f'pools{suffix}')}"
             f"<h3>Regret against the pool's best instruction</h3>{regret_table(section.regret).html(f'regret{suffix}')}"
         )
+    acquisition = by_method(section.cells)
+    bo = (
+        f"<h3>{ACQUISITION_TITLE}</h3><p>{esc(ACQUISITION_NOTE)}</p>{acquisition_table(acquisition).html(f'acquisition{suffix}')}"
+        if acquisition
+        else ""
+    )
     return f"""<h2>{esc(section.title)}</h2>
 {headline}
 {pictures}
 <h3>Per task: raw test score</h3>
 {leaderboard_table(board).html(f"leaderboard{suffix}")}
+{bo}
 <h3>Detail: paired test examples within cells</h3>
 {pairwise_table(board).html(f"pairwise{suffix}")}
 <h3>Best instruction per task and method</h3>
@@ -379,3 +390,27 @@ def regret_table(regret: dict[str, dict[str, Any]]) -> TextTable:
     ]
     header = ["method", "cells", "regret (oracle - test)", "validation - test"]
     return TextTable(header, rows, right=frozenset({1, 2, 3}))
+
+
+ACQUISITION_TITLE = "What the acquisition did"
+ACQUISITION_NOTE = (
+    "Per BO method, over all its rounds' proposals: flat = proposals whose acquisition underflowed "
+    "(EI < 1e-12) at 99.9% or more of the points evaluated, so that the start point or a tie draw chose "
+    "them, not the GP. Generations and moved (distance from the start, unit cube) are CMA-ES's, "
+    "none on a finite domain."
+)
+
+
+def acquisition_table(summaries: list[AcquisitionSummary]) -> TextTable:
+    """Per method: how often its acquisition was flat, and how far CMA-ES got."""
+    rows = [
+        [
+            s.method, s.kind, str(s.proposals), f"{s.flat} ({s.flat_share:.0%})", f"{s.underflow:.3f}",
+            _fmt(s.generations).removesuffix(".000") if s.generations is not None else "-", _fmt(s.moved),
+            ", ".join(f"{k} {v}" for k, v in s.stops.items()) or "-",
+        ]
+        for s in summaries
+    ]  # fmt: skip
+    header = ["method", "acquisition", "proposals", "flat", "median underflow", "median generations",
+              "median moved", "CMA-ES stops"]  # fmt: skip
+    return TextTable(header, rows, right=frozenset({2, 3, 4, 5, 6}))

@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import duckdb
 import pytest
 import torch
+from processes import izbench_here
 
 from izbench.domain import LEGACY, UPSTREAM
 from izbench.errors import ConfigError
@@ -25,6 +27,9 @@ from izbench.methods.bo import (
 from izbench.methods.instructzero import InstructZero
 from izbench.methods.uniform import Uniform
 from izbench.profiles import PROFILES
+from izbench.report.acquisition import by_method
+from izbench.report.aggregate import section
+from izbench.report.render import section_markdown
 from izbench.runner import run_cell
 from izbench.runtime import Runtime
 from izbench.settings import Settings
@@ -139,3 +144,27 @@ def test_bo_rounds_store_what_the_acquisition_did(tmp_path: Path, tiny_settings:
         seen = json.loads(c.acquisition)
         assert seen["acquisition"] == "ei" and 0.0 <= seen["underflow"] <= 1.0
         assert 1 <= seen["generations"] <= PROFILES["smoke"].params.cma_iterations
+    # The report's table counts exactly these proposals, and a run's page says the same.
+    (summary,) = by_method([cell])
+    assert summary.method == "instructzero" and summary.proposals == len(rounds)
+    assert summary.generations is not None and summary.stops
+    shown = section_markdown(section("smoke", "h", [cell]))
+    assert "What the acquisition did" in shown and f"| instructzero | ei | {len(rounds)} |" in shown
+    assert f"{len(rounds)} BO proposals" in summary.line()
+
+
+def test_a_kept_version_runs_from_the_cli_and_its_page_shows_the_acquisition(
+    tmp_path: Path, tiny_env: dict[str, str]
+) -> None:
+    args = ("run", "--method", "instructzero@2", "--task", "larger_animal", "--profile", "smoke")
+    result = izbench_here(*args, env=tiny_env)
+    assert result.returncode == 0, result.stderr[-800:]
+    con = duckdb.connect(str(tmp_path / "izbench.duckdb"), read_only=True)
+    (row,) = con.execute("SELECT run_id, method FROM runs").fetchall()
+    con.close()
+    assert row[1] == "instructzero@2"
+    shown = izbench_here("runs", "show", row[0][:10], env=tiny_env)
+    assert shown.returncode == 0, shown.stderr
+    assert "acquisition (ei):" in shown.stdout and "BO proposals" in shown.stdout
+    bad = izbench_here("run", "--method", "uniform@7", "--task", "larger_animal", "--profile", "smoke", env=tiny_env)
+    assert bad.returncode == 2 and "uniform has no version '7'" in bad.stderr
