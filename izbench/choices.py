@@ -74,6 +74,17 @@ class Selection(StrEnum):
     HALVING = "halving"
 
 
+class BudgetUnit(StrEnum):
+    """What a cell's budget counts (``izbench.methods.base.Tracker``)."""
+
+    DISTINCT = "distinct"
+    """Distinct instructions scored: the same for every method, so comparisons across methods
+    are fair (a method whose writer repeats itself gets up to 3x the proposals)."""
+    EVALUATIONS = "evaluations"
+    """Proposals, repeats included (free of black-box calls, as upstream's caches make them):
+    the unit the papers' budgets are in (InstructZero 25 + 5 x 25, APE 3 x 30, ...)."""
+
+
 class Writer(StrEnum):
     """Which model writes a method's instructions: the black box (the papers') or the local one."""
 

@@ -13,9 +13,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_serializer
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    field_serializer,
+    model_serializer,
+)
 
-from izbench.choices import Selection, Writer
+from izbench.choices import BudgetUnit, Selection, Writer
 from izbench.errors import ConfigError
 
 
@@ -42,6 +50,9 @@ class MethodSettings(BaseModel):
     """APE: which model writes instructions (the paper: the black box)."""
     resample_fraction: float = Field(default=0.0, ge=0.0, lt=1.0)
     """APE: share of the budget for the iterative Monte Carlo stage."""
+    budget_unit: BudgetUnit = BudgetUnit.DISTINCT
+    """What the budget counts: distinct instructions (the default: fair across methods) or
+    proposals, repeats included (the papers' unit)."""
     select: Selection = Selection.FULL
     """APE, Uniform: score every candidate on the whole validation set (``full``) or by
     successive halving on growing prefixes of it (``halving``, fewer black-box calls)."""
@@ -96,15 +107,35 @@ class Profile(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     budget: int = Field(ge=1)
-    """Distinct candidate instructions scored on validation, the same for every method."""
+    """Candidates per cell, in ``params.budget_unit`` (distinct instructions unless set), the
+    same for every method unless ``budgets`` names one."""
     n_validation: int = Field(ge=1)
     n_test: int = Field(ge=1)
+    budgets: dict[str, int] = Field(default_factory=dict)
+    """Per method (its registered name), a budget of its own: the paper profile's upstream
+    budgets, which differ by method. Empty (and then not recorded) in every other profile."""
     params: MethodSettings = Field(default_factory=MethodSettings)
     """Method settings this profile sets (n_init, n_per_iter, cma_iterations, scale, ...)."""
 
     @field_serializer("params")
     def _only_set(self, params: MethodSettings) -> dict[str, Any]:
         return params.model_dump(mode="json", exclude_unset=True, exclude=set(OWNED))
+
+    @model_serializer(mode="wrap")
+    def _without_empty_budgets(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Profiles without per-method budgets keep the identity they had before the field."""
+        data: dict[str, Any] = handler(self)
+        if not data.get("budgets"):
+            data.pop("budgets", None)
+        return data
+
+    def budget_for(self, method: str) -> int:
+        """``method``'s budget (a kept earlier version has its method's)."""
+        return self.budgets.get(method.partition("@")[0], self.budget)
+
+    @property
+    def unit(self) -> BudgetUnit:
+        return self.params.budget_unit
 
     def owned_settings(self, method: str) -> dict[str, Any]:
         """The settings this profile sets that only ``method`` (with others like it) reads."""
@@ -121,8 +152,21 @@ class Profile(BaseModel):
             problem = e.errors()[0]
             where = ".".join(str(p) for p in problem["loc"])
             raise ConfigError(f"method setting {where}: {problem['msg']}") from None
-        return self.model_copy(update={**top, "params": params})
+        # A budget given by flag is every method's: it replaces the per-method ones.
+        budgets = {} if "budget" in top else self.budgets
+        return self.model_copy(update={**top, "params": params, "budgets": budgets})
 
+
+PAPER_BUDGETS = {
+    "instinct": 165,  # INSTINCT: 40 initial + 125 NeuralUCB queries
+    "presto": 165,  # PRESTO: the same 40 + 125
+    "ape": 90,  # APE: num_subsamples 3 x num_prompts_per_subsample 30
+    "opro": 1600,  # OPRO: 200 steps x 8 instructions per step
+    "evoprompt-ga": 110,  # EvoPrompt: a population of 10, then 10 generations of 10 children
+}
+"""The paper profile's budgets other than InstructZero's 25 + 5 x 25 = 150 (its own, and
+Uniform's, which the InstructZero paper runs at the same budget), each in upstream's unit:
+proposals, repeats included."""
 
 PROFILES: dict[str, Profile] = {
     "smoke": Profile(
@@ -165,7 +209,10 @@ PROFILES: dict[str, Profile] = {
         budget=150,
         n_validation=20,
         n_test=100,
-        params=MethodSettings.model_validate({"n_init": 25, "n_per_iter": 25, "cma_iterations": 10}),
+        budgets=PAPER_BUDGETS,
+        params=MethodSettings.model_validate(
+            {"n_init": 25, "n_per_iter": 25, "cma_iterations": 10, "budget_unit": "evaluations"}
+        ),
     ),
 }
 

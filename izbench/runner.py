@@ -116,9 +116,11 @@ def execute(
     """The method's run in ``context``, its best scored on test, all of it written as it goes
     (a failure marks the run failed, so a rerun redoes it from the cache)."""
     if store is not None:
-        store.start_run(key, profile.budget, commit)
+        store.start_run(key, profile.budget_for(key.method), commit)
     try:
-        result = method.optimize(context, profile.budget, rng_for("method", key.method, key.task, key.seed))
+        result = method.optimize(
+            context, profile.budget_for(key.method), rng_for("method", key.method, key.task, key.seed)
+        )
         cell, test = tested(method, context, result, key, profile, began)
     except BaseException:
         if store is not None:
@@ -147,7 +149,7 @@ def tested(
         method=key.method,
         task=key.task,
         seed=key.seed,
-        budget=profile.budget,
+        budget=profile.budget_for(key.method),
         proposals=result.proposals,
         distinct=result.distinct,
         best_instruction=best.instruction,

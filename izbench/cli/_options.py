@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from izbench.choices import CacheMode, ChoiceNorm, PromptProtocol, ScoreFunction, Selection
+from izbench.choices import BudgetUnit, CacheMode, ChoiceNorm, PromptProtocol, ScoreFunction, Selection
 from izbench.cli._app import err_console, settings_of
 
 if TYPE_CHECKING:
@@ -41,6 +41,13 @@ MaxCostOption = Annotated[
     float | None,
     typer.Option(min=0, help="Stop cleanly before spending more dollars; needs prices (env IZBENCH_MAX_COST)."),
 ]
+BudgetUnitOption = Annotated[
+    BudgetUnit | None,
+    typer.Option(
+        help="What --budget counts: distinct instructions (fair across methods) or evaluations "
+        "(proposals, repeats included: the papers' unit)."
+    ),
+]
 SelectOption = Annotated[
     Selection | None,
     typer.Option(help="APE, Uniform: full validation, or successive halving (fewer black-box calls)."),
@@ -65,12 +72,13 @@ def chosen_profile(
     n_test: int | None,
     scale: bool | None,
     select: Selection | None = None,
+    budget_unit: BudgetUnit | None = None,
 ) -> Profile:
     """The named profile with the command's overrides."""
     from izbench.profiles import get_profile
 
     return get_profile(name).with_overrides(
-        budget=budget, n_validation=n_val, n_test=n_test, scale=scale, select=select
+        budget=budget, n_validation=n_val, n_test=n_test, scale=scale, select=select, budget_unit=budget_unit
     )
 
 

@@ -12,6 +12,7 @@ from izbench.choices import DomainKind, Executor, ScoreFunction
 from izbench.cli._app import app, console, err_console, registry_of, settings_of
 from izbench.cli._options import (
     BudgetOption,
+    BudgetUnitOption,
     ChoiceNormOption,
     MaxCallsOption,
     MaxCostOption,
@@ -92,6 +93,7 @@ def compare_command(
     protocol: PromptOption = None,
     choice_norm: ChoiceNormOption = None,
     select: SelectOption = None,
+    budget_unit: BudgetUnitOption = None,
     domain: Annotated[
         DomainKind,
         typer.Option(
@@ -111,13 +113,14 @@ def compare_command(
     from izbench.executors import Grid, run_grid
     from izbench.identity import scoring_setup, signal_setup
     from izbench.methods import get_method
+    from izbench.report.aggregate import budget_words
     from izbench.store import ResultStore
 
     method_names = [m.strip() for m in methods.split(",") if m.strip()]
     for name in method_names:
         get_method(name)
     seed_list = parse_seeds(seeds)
-    chosen = chosen_profile(profile, budget, n_validation, n_test, scale, select)
+    chosen = chosen_profile(profile, budget, n_validation, n_test, scale, select, budget_unit)
     if domain is DomainKind.POOL:
         _compare_on_pools(ctx, tasks, method_names, seed_list, chosen, rerun, pool_setup, pool_file, workers)
         return
@@ -140,7 +143,8 @@ def compare_command(
         cells += anchors
     err_console.print(
         f"{len(cells)} cells: {len(specs)} tasks x {len(method_names)} methods x {len(seed_list)} seeds; "
-        f"budget {chosen.budget}, validation {chosen.n_validation}, test {chosen.n_test}; "
+        f"budget {budget_words(chosen.model_dump(mode='json'))}, validation {chosen.n_validation}, "
+        f"test {chosen.n_test}; "
         f"{_projection(settings, registry, specs, chosen, len(method_names) * len(seed_list))}",
         highlight=False,
         markup=False,

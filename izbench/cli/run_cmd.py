@@ -9,6 +9,7 @@ import typer
 from izbench.cli._app import app, console, one_line, registry_of
 from izbench.cli._options import (
     BudgetOption,
+    BudgetUnitOption,
     ChoiceNormOption,
     MaxCallsOption,
     MaxCostOption,
@@ -50,6 +51,7 @@ def run_command(
     protocol: PromptOption = None,
     choice_norm: ChoiceNormOption = None,
     select: SelectOption = None,
+    budget_unit: BudgetUnitOption = None,
 ) -> None:
     """Run one (method, task, seed) cell, store it, and print its candidates and scores."""
     from izbench.methods import get_method
@@ -57,7 +59,7 @@ def run_command(
     from izbench.store import ResultStore
 
     get_method(method)  # fail fast on a typo, before any model loads
-    chosen = chosen_profile(profile, budget, n_validation, n_test, scale, select)
+    chosen = chosen_profile(profile, budget, n_validation, n_test, scale, select, budget_unit)
     registry = registry_of(ctx)
     settings = with_flags(
         ctx, max_calls=max_calls, max_cost=max_cost, score=score, protocol=protocol, choice_norm=choice_norm
@@ -66,7 +68,7 @@ def run_command(
     with (
         model_session(ctx) as runtime,
         ResultStore.open(settings.store) as store,
-        ItemProgress(chosen.budget, "candidates") as progress,
+        ItemProgress(chosen.budget_for(method), "candidates") as progress,
     ):
         seen = runtime.stats.counts()
 

@@ -18,6 +18,7 @@ import random
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from izbench.choices import BudgetUnit
 from izbench.generation import InstructionGenerator, format_demos
 from izbench.methods.base import Method, MethodContext, Tracker, register
 from izbench.methods.selection import successive_halving
@@ -78,8 +79,10 @@ class APE(Method):
         seed = rng.randrange(2**31)
         proposals: list[str] = []
         pool: dict[str, None] = {}
-        while len(pool) < stage_one and len(proposals) < 3 * budget:
-            n = stage_one - len(pool)
+        # In evaluations, stage one is ``stage_one`` samples, repeats included (upstream's 3 x 30).
+        evaluations = context.params.budget_unit is BudgetUnit.EVALUATIONS
+        while (len(proposals) if evaluations else len(pool)) < stage_one and len(proposals) < 3 * budget:
+            n = stage_one - (len(proposals) if evaluations else len(pool))
             texts = write_from_demos(forward, context, seed, len(proposals), n, demo_set)
             proposals += texts
             pool.update(dict.fromkeys(texts))
@@ -104,9 +107,9 @@ class APE(Method):
         varier = InstructionGenerator(
             base.client, template=RESAMPLE_TEMPLATE, max_new_tokens=50, protocol=base.protocol
         )
-        while tracker.distinct < budget and tracker.result.proposals < 3 * budget:
+        while tracker.open(budget):
             ranked = sorted(tracker.result.candidates, key=lambda c: -c.val_score)
-            parents = [c.instruction for c in ranked[: max(1, budget - tracker.distinct)]]
+            parents = [c.instruction for c in ranked[: max(1, tracker.left(budget))]]
             texts = varier.generate(
                 [(None, p) for p in parents],
                 seed=seed,

@@ -7,6 +7,7 @@ import random
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 
+from izbench.choices import BudgetUnit
 from izbench.context import MethodContext
 from izbench.results import Candidate, MethodResult, Scored
 
@@ -24,6 +25,22 @@ class Tracker:
     @property
     def distinct(self) -> int:
         return self.result.distinct
+
+    @property
+    def spent(self) -> int:
+        """The budget used, in the cell's unit: distinct instructions, or every proposal."""
+        if self.context.params.budget_unit is BudgetUnit.EVALUATIONS:
+            return self.result.proposals
+        return self.result.distinct
+
+    def left(self, budget: int) -> int:
+        """What remains of ``budget`` in the cell's unit."""
+        return max(0, budget - self.spent)
+
+    def open(self, budget: int) -> bool:
+        """Whether a method may propose more: budget left, and fewer than ``3 * budget``
+        proposals (a writer that keeps repeating itself must stop somewhere)."""
+        return self.spent < budget and self.result.proposals < 3 * budget
 
     def add(
         self,

@@ -59,9 +59,9 @@ class EvoPromptGA(Method):
         scores = {c.instruction: c.val_score for c in tracker.result.candidates}
         population = sorted(scores, key=lambda i: -scores[i])[:size]
         crossover = writer(context, max_new_tokens=128)
-        while tracker.distinct < budget and tracker.result.proposals < 3 * budget:
+        while tracker.open(budget):
             wheel = rng.choices(population, weights=wheel_weights([scores[p] for p in population]), k=len(population))
-            n = min(len(population), budget - tracker.distinct)
+            n = min(len(population), tracker.left(budget))
             couples = [rng.sample(wheel, 2) if len(wheel) > 1 else [wheel[0], wheel[0]] for _ in range(n)]
             prompts = [GA_TEMPLATE.replace("<prompt1>", a).replace("<prompt2>", b) for a, b in couples]
             texts = crossover.generate(
@@ -82,6 +82,7 @@ class EvoPromptGA(Method):
         ``size`` distinct ones or ``3 * size`` samples; returns the samples drawn."""
         forward = writer(context, max_new_tokens=50, template=INDUCTION_TEMPLATE)
         sampled = 0
+        # Distinct in either budget unit: the population's members must differ.
         while tracker.distinct < size and sampled < 3 * size:
             n = size - tracker.distinct
             texts = write_from_demos(forward, context, seed, sampled, n)

@@ -59,7 +59,7 @@ class Instinct(Method):
             seed=derive_seed("instinct-network", seed) % (2**63),
             steps=params.instinct_train_steps,
         )
-        while tracker.distinct < budget and tracker.result.proposals < 3 * budget:
+        while tracker.open(budget):
             remaining = [i for i in range(len(domain)) if i not in scored]
             if not remaining:
                 break

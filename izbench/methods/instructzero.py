@@ -67,8 +67,8 @@ class InstructZero(Method):
         z_seen = sobol_points(n_init, writer.dim, seed, self.pipeline)
         self._evaluate(tracker, writer, z_seen)
         rounds = 0
-        while tracker.distinct < budget and tracker.result.proposals < 3 * budget:
-            want = min(n_per_iter, budget - tracker.distinct)
+        while tracker.open(budget):
+            want = min(n_per_iter, tracker.left(budget))
             y = torch.tensor([c.val_score for c in tracker.result.candidates], dtype=torch.double)
             scores = torch.tensor([c.val_scores for c in tracker.result.candidates], dtype=torch.double)
             found: Round = context.offload(propose, z_seen, y, scores, want, settings, seed + rounds + 1)
@@ -86,8 +86,8 @@ class InstructZero(Method):
         seen = rng.sample(range(len(domain.soft)), min(context.params.n_init, budget, len(domain.soft)))
         self._evaluate_points(tracker, domain, seen)
         rounds = 0
-        while tracker.distinct < budget and tracker.result.proposals < 3 * budget and len(seen) < len(domain.soft):
-            want = min(context.params.n_per_iter, budget - tracker.distinct)
+        while tracker.open(budget) and len(seen) < len(domain.soft):
+            want = min(context.params.n_per_iter, tracker.left(budget))
             y = torch.tensor([c.val_score for c in tracker.result.candidates], dtype=torch.double)
             scores = torch.tensor([c.val_scores for c in tracker.result.candidates], dtype=torch.double)
             taken = set(seen)

@@ -71,11 +71,11 @@ class OPRO(Method):
         seed = rng.randrange(2**31)
         step = 0
         sampled = 0
-        while tracker.distinct < budget and tracker.result.proposals < 3 * budget:
+        while tracker.open(budget):
             shown = best_so_far(tracker.result.candidates, params.opro_shown)
             demos = context.split.demos(step)[: params.opro_exemplars]
             prompt = meta_prompt(shown, [(e.input, e.answers[0]) for e in demos], likelihood)
-            n = min(params.opro_per_step, budget - tracker.distinct)
+            n = min(params.opro_per_step, tracker.left(budget))
             texts = write.generate(
                 [(None, prompt)] * n, seed=seed, temperature=1.0, sample_indices=range(sampled, sampled + n)
             )

@@ -100,7 +100,7 @@ class Presto(Method):
             steps=params.instinct_train_steps,
         )
         preimage_of = {p: k for k, preimage in enumerate(preimages) for p in preimage}
-        while tracker.distinct < budget and tracker.result.proposals < 3 * budget:
+        while tracker.open(budget):
             remaining = [p for p in everything if p not in labels]
             if not remaining:
                 break

@@ -43,8 +43,8 @@ class Uniform(Method):
         if context.params.select == "halving":
             self._halving(writer, tracker, gen, budget, batch, self.pipeline)
             return tracker.result
-        while tracker.distinct < budget and tracker.result.proposals < 3 * budget:
-            n = min(batch, budget - tracker.distinct)
+        while tracker.open(budget):
+            n = min(batch, tracker.left(budget))
             zs = self.pipeline.scale(torch.rand((n, writer.dim), generator=gen, dtype=torch.double))
             tracker.add(writer.write(zs), soft_prompts=[z_tuple(z) for z in zs])
         return tracker.result
@@ -83,8 +83,8 @@ class Uniform(Method):
             successive_halving(tracker, list(pool), list(pool.values()))
             return tracker.result
         taken = 0
-        while tracker.distinct < budget and tracker.result.proposals < 3 * budget and taken < len(order):
-            chosen = order[taken : taken + min(context.params.n_per_iter, budget - tracker.distinct)]
+        while tracker.open(budget) and taken < len(order):
+            chosen = order[taken : taken + min(context.params.n_per_iter, tracker.left(budget))]
             taken += len(chosen)
             tracker.add(domain.write_soft(chosen), soft_prompts=[z_tuple(domain.soft[p]) for p in chosen])
         return tracker.result

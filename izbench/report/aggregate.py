@@ -84,6 +84,15 @@ def load_cells(store: ResultStore) -> list[CellResult]:
     return [store.load_cell(run["run_id"]) for run in store.runs("done")]
 
 
+def budget_words(profile: dict[str, Any]) -> str:
+    """A stored profile's budget with its unit (distinct instructions unless it says
+    evaluations) and any per-method budgets: ``150 evaluations (ape 90, instinct 165)``."""
+    unit = profile.get("params", {}).get("budget_unit", "distinct")
+    own = profile.get("budgets") or {}
+    extra = f" ({', '.join(f'{m} {b}' for m, b in sorted(own.items()))})" if own else ""
+    return f"{profile.get('budget')} {unit}{extra}"
+
+
 def config_title(config: dict[str, Any]) -> str:
     """A configuration in a few words: score function, protocol, profile, black box."""
     profile = config.get("profile", {})
@@ -93,7 +102,7 @@ def config_title(config: dict[str, Any]) -> str:
     pool = f", on pools of {domain['pool']['size']} soft prompts" if domain.get("kind") == "pool" else ""
     return (
         f"score {config.get('score', 'generate')}{norm}, protocol {config.get('protocol', 'chat')}, budget "
-        f"{profile.get('budget')} / {profile.get('n_validation')} validation / {profile.get('n_test')} test, "
+        f"{budget_words(profile)} / {profile.get('n_validation')} validation / {profile.get('n_test')} test, "
         f"black box {blackbox.get('kind')}:{blackbox.get('model')}{pool}"
     )
 

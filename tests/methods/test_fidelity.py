@@ -5,16 +5,20 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import duckdb
 import pytest
 import torch
 from processes import izbench_here
 
+from izbench.cache import CallStats
+from izbench.choices import BudgetUnit
 from izbench.domain import LEGACY, UPSTREAM
 from izbench.errors import ConfigError
 from izbench.methods import get_method
 from izbench.methods.ape import APE_SETS, fresh_set, shared_sets
+from izbench.methods.base import Tracker
 from izbench.methods.bo import (
     UNDERFLOW,
     BOSettings,
@@ -26,10 +30,11 @@ from izbench.methods.bo import (
 )
 from izbench.methods.instructzero import InstructZero
 from izbench.methods.uniform import Uniform
-from izbench.profiles import PROFILES
+from izbench.profiles import PROFILES, MethodSettings
 from izbench.report.acquisition import by_method
-from izbench.report.aggregate import section
+from izbench.report.aggregate import budget_words, section
 from izbench.report.render import section_markdown
+from izbench.results import Scored
 from izbench.runner import run_cell
 from izbench.runtime import Runtime
 from izbench.settings import Settings
@@ -168,3 +173,51 @@ def test_a_kept_version_runs_from_the_cli_and_its_page_shows_the_acquisition(
     assert "acquisition (ei):" in shown.stdout and "BO proposals" in shown.stdout
     bad = izbench_here("run", "--method", "uniform@7", "--task", "larger_animal", "--profile", "smoke", env=tiny_env)
     assert bad.returncode == 2 and "uniform has no version '7'" in bad.stderr
+
+
+def test_paper_budgets_are_upstreams_in_upstreams_unit() -> None:
+    paper = PROFILES["paper"]
+    assert paper.unit is BudgetUnit.EVALUATIONS and paper.params.cma_iterations == 10
+    budgets = {m: paper.budget_for(m) for m in ("instructzero", "instructzero@2", "uniform", "instinct", "ape", "opro")}
+    assert budgets == {
+        "instructzero": 150,
+        "instructzero@2": 150,
+        "uniform": 150,
+        "instinct": 165,
+        "ape": 90,
+        "opro": 1600,
+    }
+    # A budget given by flag is every method's.
+    assert paper.with_overrides(budget=32).budget_for("ape") == 32
+    # The other profiles' records do not change: no per-method budgets, no unit recorded.
+    for name in ("smoke", "default"):
+        record = PROFILES[name].model_dump(mode="json")
+        assert "budgets" not in record and "budget_unit" not in record["params"]
+    assert "150 evaluations (ape 90," in budget_words(paper.model_dump(mode="json"))
+    assert budget_words(PROFILES["default"].model_dump(mode="json")) == "8 distinct"
+
+
+@pytest.mark.parametrize("method", ["uniform", "instructzero", "ape"])
+def test_evaluations_count_every_proposal_and_distinct_counts_instructions(
+    method: str, tmp_path: Path, tiny_settings: Settings
+) -> None:
+    smoke = PROFILES["smoke"].with_overrides(budget=6)
+    cells = {}
+    for unit in BudgetUnit:
+        with Runtime(tiny_settings.model_copy(update={"cache_dir": tmp_path / "cache"})) as runtime:
+            profile = smoke.with_overrides(budget_unit=unit)
+            cells[unit] = run_cell(runtime, TaskRegistry(), method, "core/larger_animal", 0, profile)
+    evaluations, distinct = cells[BudgetUnit.EVALUATIONS], cells[BudgetUnit.DISTINCT]
+    assert evaluations.proposals == 6 and evaluations.distinct <= 6
+    assert distinct.distinct == 6 or distinct.proposals >= 18
+
+
+def test_a_repeat_spends_an_evaluation_but_not_a_distinct_instruction() -> None:
+    for unit, spent, still_open in ((BudgetUnit.EVALUATIONS, 3, False), (BudgetUnit.DISTINCT, 2, True)):
+        context = SimpleNamespace(
+            params=MethodSettings(budget_unit=unit), blackbox_calls=CallStats(), on_candidates=None
+        )
+        tracker = Tracker(context)  # type: ignore[arg-type]
+        scored = Scored("a", ("x",), (1.0,))
+        tracker.record(["a", "a", "b"], [scored, scored, Scored("b", ("y",), (0.0,))])
+        assert (tracker.spent, tracker.left(3), tracker.open(3)) == (spent, 3 - spent, still_open)
