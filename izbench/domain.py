@@ -42,6 +42,10 @@ UPSTREAM = SoftPipeline(version=2, low=0.0, demos=10, search_low=-1.0)
 ``run_instructzero.py:260``), CMA-ES bounded to [-1, 1]^d (``instruction_coupled_kernel.py:52``),
 10 demos (``misc.py:62``)."""
 PIPELINES = {p.version: p for p in (LEGACY, UPSTREAM)}
+"""The pipelines a pool may be built with."""
+INSTINCT = SoftPipeline(version=3, low=0.0, demos=5, search_low=0.0)
+"""Upstream INSTINCT's: a Sobol domain in [0, 1]^d (``run_neural_bandits.py:322``), 5 demos
+(``:289``); no CMA-ES search. Live only: a pool is written with one of ``PIPELINES``."""
 
 
 class Domain(ABC):

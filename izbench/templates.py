@@ -6,6 +6,15 @@ from __future__ import annotations
 INSTRUCTZERO_TEMPLATE = "\n[DEMOS]\n\nThe instruction was to?"
 """Upstream InstructZero's generator prompt (the user turn of the chat-formatted prompt)."""
 
+INSTINCT_TEMPLATE = "\n[DEMOS]\n\nThe instruction was to"
+"""Upstream INSTINCT's generator prompt, given as raw text (no chat template), after the soft
+prompt: ``init_prompt + "[full_DEMO]\n\nThe instruction was to"`` (``run_neural_bandits.py:79,
+282-283``)."""
+
+INSTINCT_PREFIX = "The instruction was to"
+"""What INSTINCT's instructions start with: upstream prepends it to the generated text and keeps
+the first sentence that starts with it (``run_neural_bandits.py:204-218``)."""
+
 INDUCTION_TEMPLATE = (
     "I gave a friend an instruction and five inputs. The friend read the instruction and wrote "
     "an output for every one of the inputs.\nHere are the input-output pairs:\n\n[DEMOS]\n\n"

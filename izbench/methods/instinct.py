@@ -12,27 +12,40 @@ network refitted (``instinct_train_steps`` Adam steps, 1000) on every score so f
 departures, both stated: the network is fitted on the initial scores before the first choice
 (the paper's code chooses the first point with the untrained network), and points already
 scored are not offered again.
+
+Versions: 3 writes as upstream does (``xqlin98/INSTINCT`` 10edbb3): the raw prompt
+``INSTINCT_TEMPLATE`` (no chat template) after the soft prompt, for the hidden states and for the
+instructions, 64 new tokens, each instruction "The instruction was to " + the generated text cut
+to its first sentence; the domain in [0, 1]^d, 5 demos. 2, kept as ``instinct@2``: InstructZero's
+chat prompt ending "to?", 128 tokens, [-1, 1]^d.
 """
 
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Callable
 
 import torch
 
+from izbench.choices import PromptProtocol
+from izbench.domain import INSTINCT, LEGACY
+from izbench.generation import InstructionGenerator
 from izbench.methods.base import Method, MethodContext, Tracker, register
 from izbench.methods.bo import sobol_points
 from izbench.methods.neural_ucb import NeuralUCB
 from izbench.methods.soft_prompt import SoftPromptWriter, z_tuple
 from izbench.results import MethodResult
 from izbench.seeding import derive_seed
+from izbench.templates import INSTINCT_PREFIX, INSTINCT_TEMPLATE
 
 
 class Instinct(Method):
     name = "instinct"
-    version = 2
-    """2: NeuralUCB's Adam runs fused (the same update to rounding, faster)."""
+    version = 3
+    """3: upstream's writing (raw prompt, 64 tokens, first sentence) and domain ([0, 1]^d, 5
+    demos). 2: NeuralUCB's Adam runs fused (the same update to rounding, faster)."""
+    versions: tuple[int, ...] = (2,)
     on_domain = True
 
     def optimize(self, context: MethodContext, budget: int, rng: random.Random) -> MethodResult:
@@ -41,10 +54,14 @@ class Instinct(Method):
         seed = rng.randrange(2**31)
         write: Callable[[list[int]], list[str]]
         if context.domain is None:
-            writer = SoftPromptWriter.for_context(context)
-            domain = sobol_points(params.instinct_domain, writer.dim, seed)
+            writer = self._writer(context)
+            pipeline = INSTINCT if self.version >= 3 else LEGACY
+            domain = sobol_points(params.instinct_domain, writer.dim, seed, pipeline)
             states = torch.tensor(writer.hidden(domain), dtype=torch.double)
-            write = lambda indices: writer.write(domain[indices])  # noqa: E731
+            if self.version >= 3:
+                write = lambda indices: [first_sentence(t) for t in writer.write(domain[indices])]  # noqa: E731
+            else:
+                write = lambda indices: writer.write(domain[indices])  # noqa: E731
         else:  # a finite domain's points and their hidden states (a pool's)
             domain = context.domain.soft
             states = context.domain.hidden(range(len(domain)))
@@ -70,6 +87,16 @@ class Instinct(Method):
             self._evaluate(tracker, write, domain, [chosen], scored)
         return tracker.result
 
+    def _writer(self, context: MethodContext) -> SoftPromptWriter:
+        """Version 3: upstream's raw prompt and 64 tokens; 2: InstructZero's writer."""
+        if self.version < 3:
+            return SoftPromptWriter.for_context(context)
+        base = context.generator
+        raw = InstructionGenerator(
+            base.client, template=INSTINCT_TEMPLATE, max_new_tokens=64, protocol=PromptProtocol.RAW, model=base.model
+        )
+        return SoftPromptWriter(raw, context.split.demos(0, INSTINCT.demos), context.params, context.seed)
+
     @staticmethod
     def _evaluate(
         tracker: Tracker,
@@ -82,6 +109,20 @@ class Instinct(Method):
         added = tracker.add(write(indices), soft_prompts=[z_tuple(z) for z in zs])
         for index, candidate in zip(indices, added, strict=True):
             scored[index] = candidate.val_score
+
+
+SENTENCE_END = re.compile(r" *[\.\?!]['\"\)\]]* *")
+"""Upstream's sentence split (``run_neural_bandits.py:213``)."""
+
+
+def first_sentence(generated: str) -> str:
+    """Upstream INSTINCT's post-processing: the prefix prepended, the text cut at "Comment:",
+    and the first sentence that starts with the prefix (its end punctuation dropped, as there)."""
+    text = f"{INSTINCT_PREFIX} {generated.strip()}"
+    end = text.find("Comment:")
+    if end != -1:
+        text = text[:end]
+    return next((s for s in SENTENCE_END.split(text) if s.startswith(INSTINCT_PREFIX)), text).strip()
 
 
 @register("instinct")

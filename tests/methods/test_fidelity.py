@@ -28,6 +28,7 @@ from izbench.methods.bo import (
     propose_on_domain,
     sobol_points,
 )
+from izbench.methods.instinct import first_sentence
 from izbench.methods.instructzero import InstructZero
 from izbench.methods.uniform import Uniform
 from izbench.profiles import PROFILES, MethodSettings
@@ -221,3 +222,25 @@ def test_a_repeat_spends_an_evaluation_but_not_a_distinct_instruction() -> None:
         scored = Scored("a", ("x",), (1.0,))
         tracker.record(["a", "a", "b"], [scored, scored, Scored("b", ("y",), (0.0,))])
         assert (tracker.spent, tracker.left(3), tracker.open(3)) == (spent, 3 - spent, still_open)
+
+
+def test_instinct_cuts_its_instructions_as_upstream() -> None:
+    assert (
+        first_sentence("write the plural of the word. Then do more.")
+        == "The instruction was to write the plural of the word"
+    )
+    assert first_sentence("add them! Comment: nice") == "The instruction was to add them"
+    assert first_sentence('say "hi." and go') == 'The instruction was to say "hi'
+    assert first_sentence("") == "The instruction was to"
+
+
+def test_instinct_writes_from_the_raw_prompt_in_the_upstream_box(tmp_path: Path, tiny_settings: Settings) -> None:
+    with Runtime(tiny_settings.model_copy(update={"cache_dir": tmp_path / "cache"})) as runtime:
+        cell = run_cell(runtime, TaskRegistry(), "instinct", "core/larger_animal", 0, PROFILES["smoke"])
+        kept = run_cell(runtime, TaskRegistry(), "instinct@2", "core/larger_animal", 0, PROFILES["smoke"])
+    assert cell.result is not None and kept.result is not None
+    assert all(c.instruction.startswith("The instruction was to") for c in cell.result.candidates)
+    assert not any(c.instruction.startswith("The instruction was to") for c in kept.result.candidates)
+    soft = torch.tensor([c.soft_prompt for c in cell.result.candidates])
+    assert float(soft.min()) >= 0.0
+    assert float(torch.tensor([c.soft_prompt for c in kept.result.candidates]).min()) < 0.0
