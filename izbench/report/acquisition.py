@@ -12,9 +12,18 @@ from dataclasses import dataclass
 
 from izbench.results import CellResult
 
-FLAT = 0.999
-"""A proposal whose share of underflowed acquisition values is at least this saw a flat surface:
-nothing but its start point (or, on a domain, the tie draw) decided it."""
+
+def flat(diagnostics: dict[str, object]) -> bool:
+    """Whether the acquisition did not decide this proposal: on a domain, its pick tied with
+    other candidates (the tie draw chose); live, CMA-ES stopped after one generation for a reason
+    other than its generation budget (it saw no differences, so the proposal is a draw near its
+    start). Underflowed EI is not flat under LogEI, which still ranks where EI is 0."""
+    if "ties" in diagnostics:
+        return int(str(diagnostics["ties"])) > 1
+    stops = diagnostics.get("stop") or []
+    return int(str(diagnostics.get("generations", 0))) <= 1 and "maxiter" not in (
+        stops if isinstance(stops, list) else []
+    )
 
 
 @dataclass(frozen=True)
@@ -25,7 +34,7 @@ class AcquisitionSummary:
     kind: str
     proposals: int
     flat: int
-    """Proposals that saw an underflowed acquisition at (almost) every point they evaluated."""
+    """Proposals the acquisition did not decide (``flat``)."""
     underflow: float
     """Median share of underflowed values per proposal."""
     generations: float | None
@@ -48,8 +57,8 @@ class AcquisitionSummary:
             else ""
         )
         return (
-            f"acquisition ({self.kind}): {self.proposals} BO proposals, {self.flat} ({self.flat_share:.0%}) on a flat "
-            f"surface, median underflow {self.underflow:.3f}{cma}"
+            f"acquisition ({self.kind}): {self.proposals} BO proposals, {self.flat} ({self.flat_share:.0%}) "
+            f"not decided by it (flat), median underflow {self.underflow:.3f}{cma}"
         )
 
 
@@ -65,7 +74,7 @@ def summarize(method: str, diagnostics: Iterable[str]) -> AcquisitionSummary | N
         method=method,
         kind="/".join(sorted({str(d["acquisition"]) for d in seen})),
         proposals=len(seen),
-        flat=sum(float(d["underflow"]) >= FLAT for d in seen),
+        flat=sum(flat(d) for d in seen),
         underflow=statistics.median(float(d["underflow"]) for d in seen),
         generations=statistics.median(generations) if generations else None,
         moved=statistics.median(moved) if moved else None,

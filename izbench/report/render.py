@@ -394,10 +394,11 @@ def regret_table(regret: dict[str, dict[str, Any]]) -> TextTable:
 
 ACQUISITION_TITLE = "What the acquisition did"
 ACQUISITION_NOTE = (
-    "Per BO method, over all its rounds' proposals: flat = proposals whose acquisition underflowed "
-    "(EI < 1e-12) at 99.9% or more of the points evaluated, so that the start point or a tie draw chose "
-    "them, not the GP. Generations and moved (distance from the start, unit cube) are CMA-ES's, "
-    "none on a finite domain."
+    "Per BO method, over all its rounds' proposals: flat = proposals the acquisition did not decide (on "
+    "a pool, the pick tied with other candidates and the tie draw chose; live, CMA-ES stopped after one "
+    "generation, seeing no differences); underflow = the share of the points evaluated where EI was below "
+    "1e-12 (for LogEI, exp of its value: LogEI still ranks there). Generations and moved (distance from "
+    "the start, unit cube) are CMA-ES's, none on a pool."
 )
 
 

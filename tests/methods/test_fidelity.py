@@ -32,7 +32,7 @@ from izbench.methods.instinct import first_sentence
 from izbench.methods.instructzero import InstructZero
 from izbench.methods.uniform import Uniform
 from izbench.profiles import PROFILES, MethodSettings
-from izbench.report.acquisition import by_method
+from izbench.report.acquisition import by_method, flat
 from izbench.report.aggregate import budget_words, section
 from izbench.report.render import section_markdown
 from izbench.results import Scored
@@ -244,3 +244,14 @@ def test_instinct_writes_from_the_raw_prompt_in_the_upstream_box(tmp_path: Path,
     soft = torch.tensor([c.soft_prompt for c in cell.result.candidates])
     assert float(soft.min()) >= 0.0
     assert float(torch.tensor([c.soft_prompt for c in kept.result.candidates]).min()) < 0.0
+
+
+def test_a_pick_is_flat_when_a_tie_or_a_stalled_cma_es_decided_it() -> None:
+    z, y, scores = _data()
+    same = z[:1].repeat(4, 1)
+    settings = BOSettings(intrinsic_dim=3, pipeline=UPSTREAM)
+    _, _, tied = propose_on_domain(z, y, scores, same, 2, settings, seed=0)
+    _, _, ranked = propose_on_domain(z, y, scores, sobol_points(16, 3, seed=9, pipeline=UPSTREAM), 2, settings, seed=0)
+    assert all(flat(d) for d in tied) and not any(flat(d) for d in ranked)
+    assert flat({"generations": 1, "stop": ["tolfun"]}) and not flat({"generations": 1, "stop": ["maxiter"]})
+    assert not flat({"generations": 10, "stop": ["maxiter"]})
