@@ -9,21 +9,19 @@ import statistics
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from izbench.results import CellResult
 
 
-def flat(diagnostics: dict[str, object]) -> bool:
+def flat(diagnostics: dict[str, Any]) -> bool:
     """Whether the acquisition did not decide this proposal: on a domain, its pick tied with
     other candidates (the tie draw chose); live, CMA-ES stopped after one generation for a reason
     other than its generation budget (it saw no differences, so the proposal is a draw near its
     start). Underflowed EI is not flat under LogEI, which still ranks where EI is 0."""
     if "ties" in diagnostics:
-        return int(str(diagnostics["ties"])) > 1
-    stops = diagnostics.get("stop") or []
-    return int(str(diagnostics.get("generations", 0))) <= 1 and "maxiter" not in (
-        stops if isinstance(stops, list) else []
-    )
+        return int(diagnostics["ties"]) > 1
+    return int(diagnostics.get("generations", 0)) <= 1 and "maxiter" not in diagnostics.get("stop", [])
 
 
 @dataclass(frozen=True)
