@@ -32,6 +32,15 @@ def pool_build(
     pool_seed: Annotated[int, typer.Option(min=0, help="Seeds the domain and the split (never a run's seed).")] = 0,
     n_validation: Annotated[int, typer.Option(min=1, help="Validation examples every instruction is scored on.")] = 10,
     n_test: Annotated[int, typer.Option(min=1, help="Test examples every instruction is scored on.")] = 40,
+    pipeline: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=2,
+            help="2: upstream's soft-prompt pipeline (Sobol in [0, 1]^d, 10 demos, APE's prompt and 3 demo sets); "
+            "1: izbench's first ([-1, 1]^d, 5 demos), the shipped core.izpool's.",
+        ),
+    ] = 2,
     rerun: Annotated[bool, typer.Option(help="Rebuild pools the store already has (from the cache).")] = False,
     executor: Annotated[
         Executor,
@@ -50,7 +59,9 @@ def pool_build(
     from izbench.store import ResultStore
 
     settings = with_flags(ctx, score=score, protocol=protocol, choice_norm=choice_norm)
-    params = PoolParams(size=size, ape=ape, pool_seed=pool_seed, n_validation=n_validation, n_test=n_test)
+    params = PoolParams(
+        size=size, ape=ape, pool_seed=pool_seed, n_validation=n_validation, n_test=n_test, pipeline=pipeline
+    )
     registry = registry_of(ctx)
     specs, skipped = registry.resolve(tasks)
     report_skipped(skipped)
@@ -60,7 +71,8 @@ def pool_build(
         if len(todo) < len(specs):
             err_console.print(f"{len(specs) - len(todo)} pools read back from the store (--rerun rebuilds them)")
         err_console.print(
-            f"{len(todo)} pools: {size} soft prompts and {ape} APE proposals per task, every distinct instruction "
+            f"{len(todo)} pools (pipeline {pipeline}): {size} soft prompts and {ape} APE proposals per task, "
+            "every distinct instruction "
             f"scored on {n_validation} validation and {n_test} test examples",
             highlight=False,
             markup=False,

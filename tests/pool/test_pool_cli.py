@@ -23,6 +23,12 @@ def test_build_compare_report_export_import(tmp_path: Path, tiny_env: dict[str, 
         "pools 1/2", "pools 2/2"
     ]  # fmt: skip
     assert "core/larger_animal" in built.stdout and "oracle test" in built.stdout
+    con = duckdb.connect(str(tmp_path / "izbench.duckdb"), read_only=True)
+    identities = [json.loads(i) for (i,) in con.execute("SELECT identity_json FROM pools").fetchall()]
+    soft = con.execute("SELECT min(list_min(z)) FROM pool_points WHERE domain = 'soft'").fetchone()
+    con.close()
+    # Built by default with upstream's pipeline: Sobol points in [0, 1]^d.
+    assert [i["setup"]["pool"]["pipeline"] for i in identities] == [2, 2] and soft is not None and soft[0] >= 0.0
     again = izbench_here(*BUILD, env=tiny_env)
     assert "2 pools read back from the store" in again.stderr and " 0 made" in again.stderr
 
