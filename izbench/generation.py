@@ -34,6 +34,7 @@ class InstructionGenerator:
         max_new_tokens: int = 128,
         protocol: PromptProtocol = PromptProtocol.CHAT,
         model: SoftPromptModel | None = None,
+        stop: tuple[str, ...] = (),
     ) -> None:
         if "[DEMOS]" not in template:
             raise ValueError("generator template must contain [DEMOS]")
@@ -44,6 +45,8 @@ class InstructionGenerator:
         """chat: the prompt inside the model's chat template; raw: as plain text (base models)."""
         self.model = model
         """The writing model, where it takes soft prompts (None: it does not)."""
+        self.stop = stop
+        """Strings writing ends at (cut off the text; part of each request's key)."""
 
     def soft_prompt_model(self) -> SoftPromptModel:
         """The writing model as a taker of soft prompts, or one line saying it is not one."""
@@ -72,6 +75,7 @@ class InstructionGenerator:
                 sample_index=index,
                 soft_prompt=None if soft is None else SoftPrompt.from_tensor(soft),
                 protocol=self.protocol,
+                stop=self.stop,
             )
             for (soft, demos), index in zip(items, indices, strict=True)
         ]

@@ -64,6 +64,11 @@ class MethodSettings(BaseModel):
     """OPRO: task exemplars shown in each meta-prompt (the paper's 3)."""
     opro_shown: int = Field(default=20, ge=1)
     """OPRO: best instructions so far shown in the meta-prompt, ascending by score (the paper's 20)."""
+    opro_threshold: float = Field(default=0.0, ge=0.0, le=1.0)
+    """OPRO: under accuracy-scale scoring (generate, choice), instructions scoring below this are
+    not shown. Upstream uses 0.3 with GPT scorers and 0.0 (no filter) with text-bison
+    (``optimize_instructions.py:682-687``); a 135M black box's scores sit below 0.3 on most tasks,
+    so the default is 0.0. Never applied to likelihood scores (nats, not a share)."""
     population: int = Field(default=10, ge=2)
     """EvoPrompt: population size (the paper's 10)."""
     instinct_n_init: int = Field(default=40, ge=1)
@@ -85,6 +90,7 @@ OWNED: dict[str, frozenset[str]] = {
     "opro_per_step": frozenset({"opro"}),
     "opro_exemplars": frozenset({"opro"}),
     "opro_shown": frozenset({"opro"}),
+    "opro_threshold": frozenset({"opro"}),
     "population": frozenset({"evoprompt-ga"}),
     **{
         name: frozenset({"instinct", "presto"})

@@ -9,11 +9,15 @@ from izbench.generation import InstructionGenerator
 from izbench.methods.base import MethodContext
 
 
-def writer(context: MethodContext, max_new_tokens: int, template: str = "[DEMOS]") -> InstructionGenerator:
+def writer(
+    context: MethodContext, max_new_tokens: int, template: str = "[DEMOS]", stop: tuple[str, ...] = ()
+) -> InstructionGenerator:
     """The model that writes instructions (the black box unless the method settings say
     ``writer: local``), prompted as that model expects; by default the whole prompt is given."""
     base = context.generator if context.params.writer == "local" else context.blackbox_generator
-    return InstructionGenerator(base.client, template=template, max_new_tokens=max_new_tokens, protocol=base.protocol)
+    return InstructionGenerator(
+        base.client, template=template, max_new_tokens=max_new_tokens, protocol=base.protocol, stop=stop
+    )
 
 
 def between_tags(text: str, tag: str) -> str:

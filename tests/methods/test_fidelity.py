@@ -255,3 +255,47 @@ def test_a_pick_is_flat_when_a_tie_or_a_stalled_cma_es_decided_it() -> None:
     assert all(flat(d) for d in tied) and not any(flat(d) for d in ranked)
     assert flat({"generations": 1, "stop": ["tolfun"]}) and not flat({"generations": 1, "stop": ["maxiter"]})
     assert not flat({"generations": 10, "stop": ["maxiter"]})
+
+
+@pytest.mark.parametrize(("method", "asked"), [("opro", (512, ("</INS>",))), ("opro@1", (60, ()))])
+def test_opro_asks_its_writer_for_upstreams_length(
+    method: str, asked: tuple[int, tuple[str, ...]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Version 2 decodes up to 512 tokens, as upstream's GPT optimizer, ending at the closing tag."""
+    import random
+
+    import izbench.methods.opro as opro
+    from izbench.context import MethodContext
+    from izbench.tasks.types import Example
+
+    requests: list[tuple[int, tuple[str, ...]]] = []
+    outputs = iter([" **say** it.", "<INS>say it twice", "<INS>fill INS in", "say it thrice"] * 10)
+
+    class Writer:
+        def generate(self, items: list[object], **_: object) -> list[str]:
+            return [next(outputs) for _ in items]
+
+    def recording(context: object, max_new_tokens: int, template: str = "", stop: tuple[str, ...] = ()) -> Writer:
+        requests.append((max_new_tokens, stop))
+        return Writer()
+
+    class Scorer:
+        score_function = "generate"
+
+        def score_many(self, instructions: list[str], examples: object) -> list[Scored]:
+            return [Scored(i, ("x",), (0.5,)) for i in instructions]
+
+    monkeypatch.setattr(opro, "writer", recording)
+    example = Example(input="cat", answers=("cats",))
+    split = SimpleNamespace(validation=(example,), demos=lambda step: (example,))
+    context = MethodContext(
+        task="t", split=split, scorer=Scorer(), generator=None, blackbox_generator=None,  # type: ignore[arg-type]
+        annotations=(), seed=0, params=MethodSettings(opro_per_step=4), blackbox_calls=CallStats(),
+    )  # fmt: skip
+    result = get_method(method).optimize(context, 4, random.Random(0))
+    assert requests == [asked]
+    written = [c.instruction for c in result.candidates[1:]]
+    if method == "opro":  # polished; the one with "INS" in it dropped unscored, so a second step
+        assert written == ["Say it.", "Say it twice", "Say it thrice"]
+    else:
+        assert written == ["**say** it.", "say it twice", "fill INS in"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from izbench.methods.evoprompt import GA_TEMPLATE, wheel_weights
-from izbench.methods.opro import best_so_far, meta_prompt
+from izbench.methods.opro import MAX_CHARS, best_so_far, kept, meta_prompt, polish, read_instruction
 from izbench.methods.writing import between_tags
 from izbench.results import Candidate
 
@@ -49,3 +49,27 @@ def test_the_wheel_weighs_the_worst_at_zero_and_ties_uniformly() -> None:
     assert wheel_weights([-4.0, -3.0, -2.0]) == [0.0, 1.0, 2.0]
     assert wheel_weights([0.5, 0.5]) == [1.0, 1.0]
     assert "<prompt1>" in GA_TEMPLATE and "<prompt2>" in GA_TEMPLATE
+
+
+def test_opro_reads_its_writer_as_upstreams_gpt_path() -> None:
+    """Version 2 (issue 30): the first tagged span, polished; version 1 took the last span."""
+    output = "Sure! <INS> **write** the antonym of the word.</INS> or <INS>x</INS>"
+    assert read_instruction(output) == "Write the antonym of the word."
+    assert between_tags(output, "INS") == "x"  # version 1's reading
+    # Untagged: the whole output, stripped and capitalised; cut at a stop string, no closing tag.
+    assert read_instruction("  say the plural.\n\nMore") == "Say the plural.\n\nMore"
+    assert read_instruction("<INS>add the numbers") == "Add the numbers"
+    assert polish("a") == "a" and polish("") == ""
+
+
+def test_opro_drops_what_upstream_does_not_evaluate() -> None:
+    assert kept("Write the plural.")
+    assert not kept("x" * (MAX_CHARS + 1)) and kept("x" * MAX_CHARS)
+    assert not kept("Replace <INS> with the answer.") and not kept("INSTRUCTION: add")
+
+
+def test_opro_shows_only_instructions_above_the_threshold() -> None:
+    history = [_candidate(0, "", 0.1), _candidate(1, "a", 0.9), _candidate(2, "b", 0.5), _candidate(3, "c", 0.2)]
+    # The top 3 are kept first, then those below the threshold left out (opt_utils.py:62-70).
+    assert [c.instruction for c in best_so_far(history, 3, threshold=0.3)] == ["b", "a"]
+    assert [c.instruction for c in best_so_far(history, 3, threshold=0.0)] == ["c", "b", "a"]
