@@ -21,7 +21,7 @@ INDUCTION_TEMPLATE = (
     "The instruction was to"
 )
 """The Instruction Induction paper's prompt (Honovich et al.): what izbench's APE used before
-version 2, and what the ``human`` reference's writer and EvoPrompt's seeds still use."""
+version 2, and what the ``human`` reference's writer and EvoPrompt's version 1 still use."""
 
 APE_TEMPLATE = (
     "I gave a friend a instruction. Based on the instruction they produced the following "
@@ -34,3 +34,9 @@ RESAMPLE_TEMPLATE = (
     "Generate a variation of the following instruction while keeping the semantic meaning.\n\nInput: [DEMOS]\n\nOutput:"
 )
 """APE's resampling prompt; the instruction to vary takes the [DEMOS] slot."""
+
+EVOPROMPT_PARAPHRASE_TEMPLATE = (
+    "Generate a variation of the following instruction while keeping the semantic meaning.\nInput:[DEMOS]\nOutput:"
+)
+"""EvoPrompt's paraphrase prompt for its initial population (``llm_client.py:141-152``, 94caff3),
+its spacing kept; the instruction takes the [DEMOS] slot."""

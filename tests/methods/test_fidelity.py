@@ -299,3 +299,54 @@ def test_opro_asks_its_writer_for_upstreams_length(
         assert written == ["Say it.", "Say it twice", "Say it thrice"]
     else:
         assert written == ["**say** it.", "say it twice", "fill INS in"]
+
+
+def test_evoprompt_starts_from_references_ape_and_paraphrases(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Version 2's first population (upstream's ``para_topk``): the references and APE's prompts
+    scored, the best half kept and each paraphrased with EvoPrompt's prompt."""
+    import random
+
+    import izbench.methods.evoprompt as evoprompt
+    from izbench.context import MethodContext
+    from izbench.tasks.types import Example
+    from izbench.templates import EVOPROMPT_PARAPHRASE_TEMPLATE
+
+    used: list[str] = []
+
+    class Writer:
+        def __init__(self, template: str) -> None:
+            self.template = template
+
+        def generate(self, items: list[tuple[None, str]], sample_indices: range, **_: object) -> list[str]:
+            used.append(self.template)
+            if self.template == EVOPROMPT_PARAPHRASE_TEMPLATE:
+                return [f"para of {text}" for _, text in items]
+            return [f"ape {k}" for k in sample_indices]
+
+    def recording(context: object, max_new_tokens: int, template: str = "", stop: tuple[str, ...] = ()) -> Writer:
+        return Writer(template)
+
+    worth = {"ref": 0.9, "ape 1": 0.8, "ape 2": 0.3, "ape 0": 0.1}
+
+    class Scorer:
+        score_function = "likelihood"
+
+        def score_many(self, instructions: list[str], examples: object) -> list[Scored]:
+            return [Scored(i, ("x",), (worth.get(i, 0.0),)) for i in instructions]
+
+    monkeypatch.setattr(evoprompt, "writer", recording)
+    example = Example(input="cat", answers=("cats",))
+    split = SimpleNamespace(validation=(example,), demos=lambda k: (example,))
+    context = MethodContext(
+        task="t", split=split, scorer=Scorer(), generator=None, blackbox_generator=None,  # type: ignore[arg-type]
+        annotations=("ref",), seed=0, params=MethodSettings(population=4), blackbox_calls=CallStats(),
+    )  # fmt: skip
+    result = get_method("evoprompt-ga").optimize(context, 6, random.Random(0))
+    assert [(c.instruction, c.parent) for c in result.candidates] == [
+        ("ref", "manual"), ("ape 0", "ape"), ("ape 1", "ape"), ("ape 2", "ape"),
+        ("para of ref", "ref"), ("para of ape 1", "ape 1"),
+    ]  # fmt: skip
+    assert used[0] == APE_TEMPLATE and used[-1] == EVOPROMPT_PARAPHRASE_TEMPLATE
+    used.clear()
+    old = get_method("evoprompt-ga@1").optimize(context, 4, random.Random(0))
+    assert used[0] == INDUCTION_TEMPLATE and all(c.parent == "initial" for c in old.candidates)
