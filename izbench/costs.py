@@ -38,10 +38,12 @@ def continuations_per_example(score: ScoreFunction, data: TaskData) -> int:
     return 1
 
 
-def projected_calls(profile: Profile, per_example: int = 1) -> int:
+def projected_calls(profile: Profile, per_example: int = 1, method: str | None = None) -> int:
     """An upper estimate of one cell's model calls: scoring every candidate on validation, the
-    best on test (``per_example`` calls each), and one generation per candidate."""
-    return (profile.budget * profile.n_validation + profile.n_test) * per_example + profile.budget
+    best on test (``per_example`` calls each), and one generation per candidate; at ``method``'s
+    budget (the paper profile's differ per method)."""
+    budget = profile.budget if method is None else profile.budget_for(method)
+    return (budget * profile.n_validation + profile.n_test) * per_example + budget
 
 
 def _mean_chars(examples: Sequence[Example]) -> float:
@@ -49,13 +51,21 @@ def _mean_chars(examples: Sequence[Example]) -> float:
 
 
 def projected_cost(
-    budget: Budget, kind: str, profile: Profile, score: ScoreFunction, metric: Metric, data: TaskData
+    budget: Budget,
+    kind: str,
+    profile: Profile,
+    score: ScoreFunction,
+    metric: Metric,
+    data: TaskData,
+    method: str | None = None,
 ) -> float | None:
-    """An upper estimate of one cell's dollars on a black box of ``kind`` (None: no prices)."""
+    """An upper estimate of one cell's dollars on a black box of ``kind`` (None: no prices), at
+    ``method``'s budget."""
     examples = data.induce + data.execute
-    scoring = (profile.budget * profile.n_validation + profile.n_test) * continuations_per_example(score, data)
+    candidates = profile.budget if method is None else profile.budget_for(method)
+    scoring = (candidates * profile.n_validation + profile.n_test) * continuations_per_example(score, data)
     prompt = round((len(DEFAULT_TEMPLATE) + INSTRUCTION_CHARS + _mean_chars(examples)) / CHARS_PER_TOKEN)
     answer = output_cap(metric, examples) if score == ScoreFunction.GENERATE else 0
     scored = budget.projected_cost(kind, scoring, prompt, answer)
-    written = budget.projected_cost(kind, profile.budget, prompt * 5, WRITER_TOKENS)
+    written = budget.projected_cost(kind, candidates, prompt * 5, WRITER_TOKENS)
     return None if scored is None or written is None else scored + written

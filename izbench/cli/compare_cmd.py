@@ -35,6 +35,8 @@ from izbench.cli._session import model_session
 from izbench.errors import ConfigError
 
 if TYPE_CHECKING:  # the model stack is imported by the commands that run cells, not by --help
+    from collections.abc import Sequence
+
     from izbench.executors import Cell
     from izbench.profiles import Profile
     from izbench.results import CellResult
@@ -145,7 +147,7 @@ def compare_command(
         f"{len(cells)} cells: {len(specs)} tasks x {len(method_names)} methods x {len(seed_list)} seeds; "
         f"budget {budget_words(chosen.model_dump(mode='json'))}, validation {chosen.n_validation}, "
         f"test {chosen.n_test}; "
-        f"{_projection(settings, registry, specs, chosen, len(method_names) * len(seed_list))}",
+        f"{_projection(settings, registry, specs, chosen, method_names, len(seed_list))}",
         highlight=False,
         markup=False,
     )
@@ -307,9 +309,17 @@ def _anchor_cells(registry: TaskRegistry, specs: list[TaskSpec], methods: list[s
     return cells
 
 
-def _projection(settings: Settings, registry: TaskRegistry, specs: list[TaskSpec], profile: Profile, per: int) -> str:
-    """'at most ~N model calls (fewer with the cache)', and the dollars where there are prices;
-    or one line for a task that cannot be scored as asked."""
+def _projection(
+    settings: Settings,
+    registry: TaskRegistry,
+    specs: list[TaskSpec],
+    profile: Profile,
+    methods: Sequence[str],
+    per: int,
+) -> str:
+    """'at most ~N model calls (fewer with the cache)', and the dollars where there are prices,
+    each method at its own budget, ``per`` seeds; or one line for a task that cannot be scored
+    as asked."""
     from izbench.budget import Budget
     from izbench.costs import continuations_per_example, projected_calls, projected_cost
 
@@ -320,10 +330,14 @@ def _projection(settings: Settings, registry: TaskRegistry, specs: list[TaskSpec
             f"--score choice needs answer options, and {', '.join(no_options)} have none: pick tasks that declare "
             "`options:` in their task files, or use --score likelihood"
         )
-    calls = per * sum(projected_calls(profile, n) for n in per_task.values())
+    calls = per * sum(projected_calls(profile, n, m) for n in per_task.values() for m in methods)
     text = f"at most ~{calls} model calls (fewer with the cache)"
     budget = Budget.from_settings(settings)
-    costs = [projected_cost(budget, settings.blackbox, profile, settings.score, s.metric, data[s.key]) for s in specs]
+    costs = [
+        projected_cost(budget, settings.blackbox, profile, settings.score, s.metric, data[s.key], m)
+        for s in specs
+        for m in methods
+    ]
     if costs and all(c is not None for c in costs):
         limit = f" (--max-cost ${settings.max_cost:g})" if settings.max_cost is not None else ""
         text += f"; projected cost at most ~${per * sum(c for c in costs if c is not None):.2f}{limit}"

@@ -350,3 +350,15 @@ def test_evoprompt_starts_from_references_ape_and_paraphrases(monkeypatch: pytes
     used.clear()
     old = get_method("evoprompt-ga@1").optimize(context, 4, random.Random(0))
     assert used[0] == INDUCTION_TEMPLATE and all(c.parent == "initial" for c in old.candidates)
+
+
+def test_the_projection_prices_each_method_at_its_own_budget() -> None:
+    """Under the paper profile OPRO's cells are 1600 evaluations, not the profile's 150."""
+    from izbench.costs import projected_calls
+
+    paper = PROFILES["paper"]
+    validation, test = paper.n_validation, paper.n_test
+    assert projected_calls(paper, 1, "opro") == 1600 * validation + test + 1600
+    assert projected_calls(paper, 1, "instructzero") == 150 * validation + test + 150
+    assert projected_calls(paper, 1, "opro@1") == projected_calls(paper, 1, "opro")
+    assert projected_calls(paper, 2) == (150 * validation + test) * 2 + 150
