@@ -9,15 +9,25 @@ run would, so a Ray run and an in-process run of the same cells leave the same r
 next run replays from the central cache. A pool comes back whole from the worker that built
 it, with its cache entries. ``--max-calls``/``--max-cost`` need one counter for all calls and
 are refused with Ray.
+
+A worker or node lost mid-run (a process killed, a machine reclaimed) costs the jobs it was
+running: ``Fleet`` hands them to the workers that remain, and the run ends as it would have
+without the loss, because a worker's writes and cache entries reach the driver only with a
+finished job. This is izbench's own requeue, not Ray's actor restarts and task retries: a
+restarted actor reloads the model and waits for a free CPU, which a lost node no longer
+provides (a restart pending forever is a hang), and a retry inside Ray would hide which jobs
+ran twice. Only when every worker is lost does the run stop, with one line; finished jobs are
+stored, so the same command resumes.
 """
 
 from __future__ import annotations
 
 import os
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from izbench.cache import CallCounts, OverlayCache
 from izbench.errors import ConfigError, IzbenchError
@@ -33,6 +43,54 @@ from izbench.tasks.registry import TaskRegistry
 from izbench.tasks.types import Example
 
 Cell = tuple[str, str, int]
+Job = TypeVar("Job")
+
+
+class WorkersLost(IzbenchError):
+    """Every Ray worker of a run was lost before its jobs were done."""
+
+
+class Fleet(Generic[Job]):
+    """Ray actors given one job at a time; a job whose actor dies goes to the actors that remain."""
+
+    def __init__(self, actors: list[Any], on_lost: Callable[[str], None] | None = None) -> None:
+        self.actors = list(actors)
+        self.on_lost = on_lost
+        self.lost = 0
+
+    def run(self, submit: Callable[[Any, Job], Any], jobs: Sequence[Job], name: Callable[[Job], str]) -> Iterator[Any]:
+        """Each job's result as it comes back, in the order they finish."""
+        import ray
+
+        gone = (ray.exceptions.RayActorError, ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError)
+        queue: deque[Job] = deque(jobs)
+        idle = list(self.actors)
+        running: dict[Any, tuple[Any, Job]] = {}
+        while queue or running:
+            while queue and idle:
+                actor, job = idle.pop(0), queue.popleft()
+                running[submit(actor, job)] = (actor, job)
+            if not running:
+                raise WorkersLost(
+                    f"all {len(self.actors)} Ray workers were lost with {len(queue)} jobs left; finished ones are "
+                    "stored: rerun the same command to resume"
+                )
+            (ref,), _ = ray.wait(list(running), num_returns=1)
+            actor, job = running.pop(ref)
+            try:
+                value = ray.get(ref)
+            except gone as error:
+                self.lost += 1
+                queue.appendleft(job)  # the actor is gone for good: its job goes to the next one free
+                if self.on_lost is not None:
+                    reason = str(error).strip().splitlines()[0][:160] if str(error).strip() else type(error).__name__
+                    self.on_lost(
+                        f"a Ray worker was lost running {name(job)} ({type(error).__name__}: {reason}); "
+                        f"retrying it on the {len(idle) + len(running)} workers that remain"
+                    )
+                continue
+            idle.append(actor)
+            yield value
 
 
 class RecordingStore:
@@ -109,14 +167,15 @@ class CellWorker:
 
 
 @contextmanager
-def _actors(runtime: Runtime, address: str | None, workers: int, jobs: int) -> Iterator[Any]:
-    """A pool of ``CellWorker`` actors on a Ray cluster (started here unless one is running)."""
+def _actors(
+    runtime: Runtime, address: str | None, workers: int, jobs: int, on_lost: Callable[[str], None] | None = None
+) -> Iterator[Fleet[Any]]:
+    """A fleet of ``CellWorker`` actors on a Ray cluster (started here unless one is running)."""
     settings = runtime.settings
     if settings.max_calls is not None or settings.max_cost is not None:
         raise ConfigError("--max-calls/--max-cost are not supported with --executor ray; run in-process")
     try:
         import ray
-        from ray.util import ActorPool
     except ImportError:
         raise ConfigError("--executor ray needs Ray: pip install 'izbench[ray]'") from None
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no phoning home from a benchmark
@@ -130,10 +189,15 @@ def _actors(runtime: Runtime, address: str | None, workers: int, jobs: int) -> I
         cpus = max(1, int(ray.available_resources().get("CPU", 1)))  # type: ignore[no-untyped-call]
         n = max(1, min(workers or cpus, jobs))
         actor = ray.remote(num_cpus=max(1, cpus // n))(CellWorker)
-        yield ActorPool([actor.remote(settings, max(1, cpus // n)) for _ in range(n)])  # type: ignore[attr-defined]
+        yield Fleet([actor.remote(settings, max(1, cpus // n)) for _ in range(n)], on_lost)  # type: ignore[attr-defined]
     finally:
         if started:
             ray.shutdown()
+
+
+def _cell_name(cell: Cell) -> str:
+    method, task, seed = cell
+    return f"{method} {task} seed {seed}"
 
 
 def _keep(runtime: Runtime, entries: dict[str, str], calls: CallCounts) -> None:
@@ -153,12 +217,14 @@ def run_cells_on_ray(
     address: str | None,
     workers: int,
     on_done: Callable[[CellResult], None],
+    on_lost: Callable[[str], None] | None = None,
 ) -> list[CellResult]:
-    """Run ``cells`` (not yet in the store) on Ray; write each one as it comes back."""
-    with _actors(runtime, address, workers, len(cells)) as actors:
+    """Run ``cells`` (not yet in the store) on Ray; write each one as it comes back. A lost
+    worker's cell runs again on another (``on_lost`` hears of it)."""
+    with _actors(runtime, address, workers, len(cells), on_lost) as fleet:
         done: dict[Cell, CellResult] = {}
         failure: str | None = None
-        for outcome in actors.map_unordered(lambda a, c: a.run.remote(c, profile), list(cells)):
+        for outcome in fleet.run(lambda a, c: a.run.remote(c, profile), list(cells), name=_cell_name):
             _keep(runtime, outcome.entries, outcome.calls)
             store.replay(outcome.writes)
             if outcome.result is None:
@@ -179,13 +245,15 @@ def build_pools_on_ray(
     address: str | None,
     workers: int,
     on_done: Callable[[PoolData], None],
+    on_lost: Callable[[str], None] | None = None,
 ) -> list[PoolData]:
-    """Build each task's pool on a Ray worker; each comes back whole, with its new cache entries."""
-    with _actors(runtime, address, workers, len(tasks)) as actors:
+    """Build each task's pool on a Ray worker; each comes back whole, with its new cache entries.
+    A lost worker's task is built again on another (``on_lost`` hears of it)."""
+    with _actors(runtime, address, workers, len(tasks), on_lost) as fleet:
         built: list[PoolData] = []
         failure: str | None = None
-        for task, pool, error, entries, calls in actors.map_unordered(
-            lambda a, t: a.build_pool.remote(t, params), list(tasks)
+        for task, pool, error, entries, calls in fleet.run(
+            lambda a, t: a.build_pool.remote(t, params), list(tasks), name=lambda t: f"the pool of {t}"
         ):
             _keep(runtime, entries, calls)
             if pool is None:

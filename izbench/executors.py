@@ -44,6 +44,9 @@ class GridEvents(Protocol):
     def finished(self, cell: Cell, result: CellResult | None, error: BaseException | None) -> None:
         """A cell is done: run, read back from the store (``result.reused``) or failed."""
 
+    def warn(self, text: str) -> None:
+        """Something that went wrong and was mended (a lost Ray worker whose cell runs again)."""
+
 
 @dataclass
 class Grid:
@@ -162,7 +165,8 @@ def _on_ray(grid: Grid, address: str | None, workers: int) -> GridOutcome:
             grid.events.finished((result.method, result.task, result.seed), result, None)
 
         ran = run_cells_on_ray(
-            grid.runtime, grid.store, todo, grid.profile, address=address, workers=workers, on_done=done
-        )
+            grid.runtime, grid.store, todo, grid.profile, address=address, workers=workers, on_done=done,
+            on_lost=grid.events.warn,
+        )  # fmt: skip
         by_cell.update(zip(todo, ran, strict=True))
     return GridOutcome([by_cell[c] for c in grid.cells])

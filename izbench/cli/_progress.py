@@ -75,3 +75,7 @@ class ItemProgress:
             highlight=False,
             markup=False,
         )
+
+    def warn(self, text: str) -> None:
+        """Something the user should see now, bar or log (a lost worker): one line, kept."""
+        err_console.print(text, highlight=False, markup=False)

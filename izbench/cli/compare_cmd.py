@@ -55,6 +55,9 @@ class _Events:
     def status(self, text: str) -> None:
         self.progress.status(text)
 
+    def warn(self, text: str) -> None:
+        self.progress.warn(text)
+
     def finished(self, cell: Cell, result: CellResult | None, error: BaseException | None) -> None:
         name = "{} {} seed {}".format(*cell)
         if result is None:

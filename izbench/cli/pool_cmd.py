@@ -92,7 +92,7 @@ def pool_build(
 
                 build_pools_on_ray(
                     runtime, [s.key for s in todo], params, address=ray_address, workers=workers,
-                    on_done=lambda pool: done(registry.get(pool.task), pool, None),
+                    on_done=lambda pool: done(registry.get(pool.task), pool, None), on_lost=progress.warn,
                 )  # fmt: skip
             elif todo:
 
