@@ -157,14 +157,27 @@ _POOLS: dict[str, PoolData] = {}
 
 def _start_worker(pools: dict[str, PoolData]) -> None:
     """A pool worker: one torch thread (pool cells are many small fits side by side; more
-    threads per process only fight over the cores) and every pool of the comparison."""
+    threads per process only fight over the cores) and every pool of the comparison. It ends
+    when the process that started it does, however that one ended (a SIGTERM or SIGKILL leaves
+    no one to shut the executor down, and an orphan would compute for nobody)."""
+    import os
     import signal
+    import threading
+    import time
 
     import torch
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     torch.set_num_threads(1)
     _POOLS.update(pools)
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def _job(task: str, method: str, seed: int, profile: Profile) -> tuple[CellResult, list[tuple[str, tuple[Any, ...]]]]:

@@ -117,3 +117,54 @@ def test_the_shipped_pool_imports_here_and_runs_with_no_call(tmp_path: Path, tin
     made, cells = con.execute("SELECT sum(calls_made), count(*) FROM runs WHERE status = 'done'").fetchone()  # type: ignore[misc]
     con.close()
     assert (made, cells) == (0, 16)  # (uniform, ape, empty, human) x 2 tasks x 2 seeds
+
+
+def test_pool_workers_end_with_a_killed_compare(tmp_path: Path, tiny_env: dict[str, str]) -> None:
+    """A compare killed with SIGKILL leaves no pool worker computing for nobody."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    built = izbench_here(*BUILD, env=tiny_env)
+    assert built.returncode == 0, built.stderr
+    compare = [*COMPARE[:-2], "--profile", "default", "--seeds", "0-9", "--workers", "2"]
+    driver = subprocess.Popen(
+        [sys.executable, "-m", "izbench", *compare], env=tiny_env, stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert driver.stderr is not None
+    for line in driver.stderr:
+        if line.startswith("cells 1/"):
+            break
+
+    def children() -> list[int]:
+        found = []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    stat = (entry / "stat").read_text()
+                except OSError:
+                    continue
+                if int(stat.rsplit(")", 1)[1].split()[1]) == driver.pid:
+                    found.append(int(entry.name))
+        return found
+
+    workers = children()
+    assert len(workers) >= 2
+    os.kill(driver.pid, signal.SIGKILL)
+    driver.wait(timeout=30)
+
+    def running(pid: int) -> bool:
+        try:
+            return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+        except OSError:
+            return False
+
+    deadline = time.monotonic() + 20
+    alive = workers
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.5)
+        alive = [p for p in workers if running(p)]
+    assert not alive, f"pool workers {alive} outlived their compare"
