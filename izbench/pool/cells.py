@@ -9,6 +9,7 @@ parameters) with the task's and the method's, so pool cells never mix with live 
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -155,12 +156,11 @@ _POOLS: dict[str, PoolData] = {}
 """A worker process's pools, handed over once when it starts."""
 
 
-def _start_worker(pools: dict[str, PoolData]) -> None:
+def _start_worker(pools: dict[str, PoolData], parent: int) -> None:
     """A pool worker: one torch thread (pool cells are many small fits side by side; more
     threads per process only fight over the cores) and every pool of the comparison. It ends
     when the process that started it does, however that one ended (a SIGTERM or SIGKILL leaves
     no one to shut the executor down, and an orphan would compute for nobody)."""
-    import os
     import signal
     import threading
     import time
@@ -170,9 +170,8 @@ def _start_worker(pools: dict[str, PoolData]) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     torch.set_num_threads(1)
     _POOLS.update(pools)
-    parent = os.getppid()
 
-    def watch() -> None:
+    def watch() -> None:  # ``parent`` comes from the parent: it may have died before this runs
         while os.getppid() == parent:
             time.sleep(1.0)
         os._exit(1)
@@ -217,7 +216,9 @@ def run_pool_cells(
     from concurrent.futures import ProcessPoolExecutor
 
     context = multiprocessing.get_context("spawn")  # the parent may hold torch's thread pools
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(pools,)) as executor:
+    with ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_start_worker, initargs=(pools, os.getpid())
+    ) as executor:
         futures = {c: executor.submit(_job, c[1], c[0], c[2], profile) for c in todo}
         for cell, future in futures.items():
             result, writes = future.result()
