@@ -89,17 +89,29 @@ class Cluster:
                     os.kill(pid, signal.SIGKILL)
 
 
-@pytest.fixture
-def cluster(tiny_env: dict[str, str]) -> Iterator[Cluster]:
+@pytest.fixture(scope="module")
+def cluster(tiny_model_dir: Path) -> Iterator[Cluster]:
+    """One cluster for the module's tests (a lost worker is a lost process: its node stays)."""
     # A short folder of its own: Ray's socket paths must stay under 108 bytes, which pytest's
     # tmp_path does not. One thread per process, as Ray's workers run (a likelihood's last bits
     # depend on it).
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("IZBENCH_") or k == "IZBENCH_DATA_DIR"}
+    env = inherited | {"IZBENCH_GENERATOR": str(tiny_model_dir), "IZBENCH_BLACKBOX_MODEL": str(tiny_model_dir)}
     with tempfile.TemporaryDirectory(prefix="izray-") as root:
-        running = Cluster(Path(root), tiny_env | {"OMP_NUM_THREADS": "1"})
+        running = Cluster(Path(root), env | {"OMP_NUM_THREADS": "1"})
         try:
             yield running
         finally:
             running.stop()
+
+
+@pytest.fixture(scope="module")
+def calm_cells(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[tuple[object, ...]]]:
+    """The comparison's rows from a run in process with no fault, which every faulty run must equal."""
+    root = tmp_path_factory.mktemp("calm")
+    calm = izbench(*CELLS, env=_env(cluster, root, "calm"), timeout=600)
+    assert calm.returncode == 0, calm.stderr[-2000:]
+    return _rows(root / "calm.db", CELL_TABLES)
 
 
 def _env(cluster: Cluster, root: Path, name: str) -> dict[str, str]:
@@ -151,17 +163,16 @@ def _kill_a_worker_when(cluster: Cluster, args: list[str], env: dict[str, str], 
 
 
 @pytest.mark.timeout(1200)
-def test_a_lost_worker_costs_only_its_cell(cluster: Cluster, tmp_path: Path) -> None:
-    calm = izbench(*CELLS, env=_env(cluster, tmp_path, "calm"), timeout=600)  # in process, no fault
-    assert calm.returncode == 0, calm.stderr[-2000:]
+def test_a_lost_worker_costs_only_its_cell(
+    cluster: Cluster, calm_cells: dict[str, list[tuple[object, ...]]], tmp_path: Path
+) -> None:
     code, stderr = _kill_a_worker_when(cluster, CELLS, _env(cluster, tmp_path, "fault"), "cells 1/")
     assert code == 0, stderr[-3000:]
     assert "a Ray worker was lost running" in stderr and "retrying it on the 1 workers that remain" in stderr
     faulty = _rows(tmp_path / "fault.db", CELL_TABLES)
     assert len(faulty["runs"]) == 16 and all(r[1] == "done" for r in faulty["runs"])
-    expected = _rows(tmp_path / "calm.db", CELL_TABLES)
     for table in CELL_TABLES:
-        assert faulty[table] == expected[table], (table, len(faulty[table]), len(expected[table]))
+        assert faulty[table] == calm_cells[table], (table, len(faulty[table]), len(calm_cells[table]))
 
 
 @pytest.mark.timeout(1200)
@@ -175,7 +186,9 @@ def test_a_pool_build_survives_a_lost_worker(cluster: Cluster, tmp_path: Path) -
 
 
 @pytest.mark.timeout(1200)
-def test_a_killed_driver_resumes_with_no_duplicate_rows(cluster: Cluster, tmp_path: Path) -> None:
+def test_a_killed_driver_resumes_with_no_duplicate_rows(
+    cluster: Cluster, calm_cells: dict[str, list[tuple[object, ...]]], tmp_path: Path
+) -> None:
     env = _env(cluster, tmp_path, "driver")
     ray_args = [*CELLS, "--executor", "ray", "--ray-address", cluster.address, "--workers", "2"]
     driver = subprocess.Popen(
