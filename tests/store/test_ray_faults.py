@@ -202,7 +202,10 @@ def test_a_killed_driver_resumes_with_no_duplicate_rows(
             break
     driver.wait(timeout=60)
     assert driver.returncode == -signal.SIGKILL, "the driver ended before it was killed"
-    time.sleep(2)  # the cluster lets the dead driver's actors go
+    deadline = time.monotonic() + 120  # the cluster lets the dead driver's workers go first
+    while (cluster.workers(0) or cluster.workers(1)) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not (cluster.workers(0) or cluster.workers(1)), "the killed driver's workers outlived it"
     again = izbench(*ray_args, env=env, timeout=600)
     assert again.returncode == 0, again.stderr[-3000:]
     assert "read back from the store" in again.stderr
