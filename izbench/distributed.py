@@ -186,10 +186,15 @@ def _actors(
         except (ConnectionError, RuntimeError) as error:
             raise ConfigError(f"cannot reach Ray at {address or 'a new local cluster'}: {error}") from None
     try:
-        cpus = max(1, int(ray.available_resources().get("CPU", 1)))  # type: ignore[no-untyped-call]
-        n = max(1, min(workers or cpus, jobs))
-        actor = ray.remote(num_cpus=max(1, cpus // n))(CellWorker)
-        yield Fleet([actor.remote(settings, max(1, cpus // n)) for _ in range(n)], on_lost)  # type: ignore[attr-defined]
+        # Threads per worker from the cluster's size and --workers alone, never from the jobs left
+        # or the CPUs free right now: a likelihood's last bits depend on the threads of a matrix
+        # product, and a resumed run must compute each cell as the first run would have.
+        cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))  # type: ignore[no-untyped-call]
+        size = workers or cpus
+        threads = max(1, cpus // size)
+        actor = ray.remote(num_cpus=threads)(CellWorker)
+        actors = [actor.remote(settings, threads) for _ in range(max(1, min(size, jobs)))]  # type: ignore[attr-defined]
+        yield Fleet(actors, on_lost)
     finally:
         if started:
             ray.shutdown()
