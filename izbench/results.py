@@ -67,6 +67,19 @@ class MethodResult:
         finalists = [c for c in self.candidates if c.examples == most]
         return max(finalists, key=lambda c: (c.val_score, -c.step))
 
+    def incumbents(self) -> list[Candidate]:
+        """The best (by ``best``'s rule) after each distinct instruction, k = 1 .. distinct: the
+        instruction a run stopped after k distinct instructions would return (an anytime curve's
+        x axis; repeats cost no call, so they never start a new point)."""
+        out: list[Candidate] = []
+        for end, candidate in enumerate(self.candidates):
+            if candidate.new:
+                out.append(MethodResult(self.candidates[: end + 1]).best)
+        if out:
+            # The run's answer, even where a later repeat (halving's longer rescoring) decided it.
+            out[-1] = self.best
+        return out
+
     @property
     def proposals(self) -> int:
         return len(self.candidates)
@@ -108,6 +121,9 @@ class CellResult:
     """Tokens this run spent on calls it made (prompt and completion)."""
     cost: float = 0.0
     """Dollars this run spent on priced backends."""
+    anytime: tuple[float, ...] = ()
+    """Test score of the incumbent after k = 1 .. distinct instructions (``incumbents``), or
+    empty when the incumbents were not scored on test (a live cell without ``anytime``)."""
 
     @property
     def metrics(self) -> dict[str, float]:

@@ -24,7 +24,7 @@ from izbench.profiles import Profile
 from izbench.results import Candidate, CellResult, MethodResult, Scored
 from izbench.runtime import DomainFactory, Route, Runtime
 from izbench.seeding import rng_for
-from izbench.store import ResultStore, StoreWriter
+from izbench.store import INCUMBENT_SPLIT, ResultStore, StoreWriter
 from izbench.tasks.options import chance
 from izbench.tasks.registry import TaskRegistry
 from izbench.tasks.splits import Split, make_split
@@ -101,7 +101,7 @@ def run_cell(
         spec.key, spec.metric, data, split, seed, profile.params, registry.references(spec),
         on_candidates=Recorder(store, key.run_id, split, watch), route=route, offload=offload, domain=domain,
     )  # fmt: skip
-    return execute(method, context, key, profile, store, began, git_commit())
+    return execute(method, context, key, profile, store, began, git_commit(), runtime.settings.anytime)
 
 
 def execute(
@@ -112,34 +112,50 @@ def execute(
     store: StoreWriter | None,
     began: float,
     commit: str | None,
+    anytime: bool = False,
 ) -> CellResult:
-    """The method's run in ``context``, its best scored on test, all of it written as it goes
-    (a failure marks the run failed, so a rerun redoes it from the cache)."""
+    """The method's run in ``context``, its best (and with ``anytime`` every incumbent) scored on
+    test, all of it written as it goes (a failure marks the run failed, so a rerun redoes it
+    from the cache)."""
     if store is not None:
         store.start_run(key, profile.budget_for(key.method), commit)
     try:
         result = method.optimize(
             context, profile.budget_for(key.method), rng_for("method", key.method, key.task, key.seed)
         )
-        cell, test = tested(method, context, result, key, profile, began)
+        cell, test, earlier = tested(method, context, result, key, profile, began, anytime)
     except BaseException:
         if store is not None:
             store.mark_failed(key.run_id)
         raise
     if store is not None:
         store.add_predictions(key.run_id, "test", result.best.step, context.split.test, test)
+        for step, scored in earlier.items():
+            store.add_predictions(key.run_id, INCUMBENT_SPLIT, step, context.split.test, scored)
         store.finish_run(cell)
     return cell
 
 
 def tested(
-    method: Method, context: MethodContext, result: MethodResult, key: RunKey, profile: Profile, began: float
-) -> tuple[CellResult, Scored]:
+    method: Method,
+    context: MethodContext,
+    result: MethodResult,
+    key: RunKey,
+    profile: Profile,
+    began: float,
+    anytime: bool = False,
+) -> tuple[CellResult, Scored, dict[int, Scored]]:
     """The cell's result once its best candidate (and, for references scored on all their
-    instructions, every candidate) is scored on test; and the best's test predictions."""
+    instructions, every candidate) is scored on test; the best's test predictions; and with
+    ``anytime`` the test predictions of every earlier incumbent, by step (the anytime curve)."""
     blackbox_calls = context.blackbox_calls.requests
     best, split, scorer = result.best, context.split, context.scorer
     test = scorer.score(best.instruction, split.test)
+    incumbents = result.incumbents() if anytime else []
+    earlier_steps = sorted({c.step: c.instruction for c in incumbents if c.step != best.step}.items())
+    earlier_scored = scorer.score_many([text for _, text in earlier_steps], split.test) if earlier_steps else []
+    earlier = {step: scored for (step, _), scored in zip(earlier_steps, earlier_scored, strict=True)}
+    curve = tuple(test.mean if c.step == best.step else earlier[c.step].mean for c in incumbents)
     mean_test = None
     if method.score_all_on_test:
         all_scored = scorer.score_many([c.instruction for c in result.candidates], split.test)
@@ -168,5 +184,6 @@ def tested(
         blackbox_calls=blackbox_calls,
         tokens=spent.tokens,
         cost=context.cell_calls.cost,
+        anytime=curve,
     )
-    return cell, test
+    return cell, test, earlier

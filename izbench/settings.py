@@ -75,6 +75,10 @@ class Settings(BaseSettings):
     box's chat template."""
     choice_norm: ChoiceNorm = ChoiceNorm.CHARS
     """Under choice: chars divides an option's log-likelihood by its length (acc_norm), none not."""
+    anytime: bool = False
+    """Live cells: score every incumbent (the best after each distinct instruction) on test as
+    well, for anytime curves; it costs test-set calls per incumbent. Pool cells always do (their
+    scores are lookups)."""
     scorer_early_stop: bool = True
     """Stop predictions once the text the metrics read is complete, and cap exact-match outputs
     by the task's longest answer (scores are unchanged; off reproduces 50-token predictions)."""

@@ -28,6 +28,10 @@ from izbench.tasks.types import Example
 
 SCHEMA_VERSION = 7
 
+INCUMBENT_SPLIT = "test-incumbent"
+"""The predictions split of an incumbent other than the run's best, scored on test for its anytime
+curve (the best's own test rows keep split ``test``)."""
+
 _SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS izbench_meta (key VARCHAR PRIMARY KEY, value VARCHAR);
 CREATE TABLE IF NOT EXISTS runs (
@@ -440,6 +444,13 @@ class ResultStore:
             "SELECT prediction, score FROM predictions WHERE run_id = ? AND split = 'test' ORDER BY example_index",
             [run_id],
         )
+        incumbent_rows = self.query(
+            "SELECT step, score FROM predictions WHERE run_id = ? AND split = ? ORDER BY step, example_index",
+            [run_id, INCUMBENT_SPLIT],
+        )
+        incumbent_scores: dict[int, list[float]] = {}
+        for r in incumbent_rows:
+            incumbent_scores.setdefault(r["step"], []).append(r["score"])
         metric_rows = self.query("SELECT name, value FROM metrics WHERE run_id = ?", [run_id])
         metrics = {m["name"]: m["value"] for m in metric_rows}
         rows = self.query("SELECT * FROM candidates WHERE run_id = ? ORDER BY step", [run_id])
@@ -483,11 +494,27 @@ class ResultStore:
             chance=metrics.get("chance"),
             comparison_hash=comparison_hash(json.loads(run["config_json"])),
             blackbox_calls=int(metrics["blackbox_calls"]) if "blackbox_calls" in metrics else None,
+            anytime=_anytime(
+                result, {k: Scored("", (), tuple(v)).mean for k, v in incumbent_scores.items()}, run["test_score"]
+            ),
         )
 
     def runs(self, status: str | None = "done") -> list[dict[str, Any]]:
         where = "WHERE status = ?" if status else ""
         return self.query(f"SELECT * FROM runs {where} ORDER BY task, method, seed", [status] if status else [])  # noqa: S608
+
+
+def _anytime(result: MethodResult, test_means: dict[int, float], test_score: float) -> tuple[float, ...]:
+    """The stored anytime curve: each incumbent's test mean, or empty when an incumbent was never
+    scored on test (a live cell run without ``anytime``). The last point is the run's own test
+    score, so the curve ends where the leaderboard's figure is."""
+    incumbents = result.incumbents()
+    if not incumbents:
+        return ()
+    means = {**test_means, incumbents[-1].step: test_score}
+    if any(c.step not in means for c in incumbents):
+        return ()
+    return tuple(means[c.step] for c in incumbents)
 
 
 def _now() -> datetime:

@@ -25,6 +25,14 @@ ChoiceNormOption = Annotated[
     ChoiceNorm | None,
     typer.Option("--choice-norm", help="Under choice: chars (acc_norm) or none (acc) (env IZBENCH_CHOICE_NORM)."),
 ]
+AnytimeOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--anytime/--no-anytime",
+        help="Live cells: score every incumbent on test too, for anytime curves (test-set calls per incumbent; "
+        "pool cells always have them) (env IZBENCH_ANYTIME).",
+    ),
+]
 ProfileOption = Annotated[str, typer.Option(help="Budget preset: smoke | default | paper.")]
 BudgetOption = Annotated[int | None, typer.Option(min=1, help="Distinct candidates (overrides the profile).")]
 ValOption = Annotated[int | None, typer.Option(min=1, help="Validation examples (overrides the profile).")]
@@ -63,6 +71,25 @@ def with_flags(ctx: typer.Context, **flags: object) -> Settings:
         settings = settings.model_copy(update=update)
         ctx.find_root().obj = settings
     return settings
+
+
+def cell_flags(
+    max_calls: int | None,
+    max_cost: float | None,
+    score: object,
+    protocol: object,
+    choice_norm: object,
+    anytime: bool | None,
+) -> dict[str, object]:
+    """The settings flags ``run`` and ``compare`` share, by setting name (None: not given)."""
+    return {
+        "max_calls": max_calls,
+        "max_cost": max_cost,
+        "score": score,
+        "protocol": protocol,
+        "choice_norm": choice_norm,
+        "anytime": anytime,
+    }
 
 
 def chosen_profile(

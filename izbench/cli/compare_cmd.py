@@ -11,6 +11,7 @@ import typer
 from izbench.choices import DomainKind, Executor, ScoreFunction
 from izbench.cli._app import app, console, err_console, registry_of, settings_of
 from izbench.cli._options import (
+    AnytimeOption,
     BudgetOption,
     BudgetUnitOption,
     ChoiceNormOption,
@@ -24,6 +25,7 @@ from izbench.cli._options import (
     SelectOption,
     TestOption,
     ValOption,
+    cell_flags,
     chosen_profile,
     parse_seeds,
     recompute,
@@ -97,6 +99,7 @@ def compare_command(
     score: ScoreOption = None,
     protocol: PromptOption = None,
     choice_norm: ChoiceNormOption = None,
+    anytime: AnytimeOption = None,
     select: SelectOption = None,
     budget_unit: BudgetUnitOption = None,
     domain: Annotated[
@@ -129,9 +132,7 @@ def compare_command(
     if domain is DomainKind.POOL:
         _compare_on_pools(ctx, tasks, method_names, seed_list, chosen, rerun, pool_setup, pool_file, workers)
         return
-    settings = with_flags(
-        ctx, max_calls=max_calls, max_cost=max_cost, score=score, protocol=protocol, choice_norm=choice_norm
-    )
+    settings = with_flags(ctx, **cell_flags(max_calls, max_cost, score, protocol, choice_norm, anytime))
     registry = registry_of(ctx)
     specs, skipped = registry.resolve(tasks)
     report_skipped(skipped)
@@ -293,6 +294,14 @@ def _print_leaderboard(results: list[CellResult], verdicts: dict[str, bool], tas
             console.print(f"- {note}", highlight=False, markup=False)
         if stats.improvement:
             console.print(improvement_table(stats).rich("probability of improvement"))
+    out = part.anytime
+    if out is not None and out.methods:
+        from izbench.report.anytime_text import area_improvement_table, area_table, budget_table
+
+        console.print(budget_table(out).rich("anytime: IQM [95%]"))
+        console.print(area_table(out).rich("anytime: area"))
+        if out.area is not None and out.area.improvement:
+            console.print(area_improvement_table(out).rich("anytime: P(area)"))
     console.print(leaderboard_table(part.board).rich("per task: raw test score (mean over seeds [95% interval])"))
     command = fill_command(stats.normalized, stats, tasks)
     if command:

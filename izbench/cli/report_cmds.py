@@ -115,9 +115,14 @@ def _statistical(ctx: typer.Context, baseline: Path) -> None:
         )
     for d in drifts:
         kind = "REGRESSION" if d.regression else "improved" if d.improved else "same"
+        area = (
+            f"; anytime area {d.area_current:.3f} against {d.area_baseline.text()}"
+            if d.area_baseline is not None and d.area_current is not None
+            else ""
+        )
         console.print(
             f"{kind}: {d.method} (config {d.comparison_hash}): IQM {d.current:.3f} against baseline "
-            f"{d.baseline.text()}; P(now > baseline) {d.improvement.text()}",
+            f"{d.baseline.text()}; P(now > baseline) {d.improvement.text()}{area}",
             highlight=False,
             markup=False,
         )

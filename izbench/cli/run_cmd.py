@@ -8,6 +8,7 @@ import typer
 
 from izbench.cli._app import app, console, one_line, registry_of
 from izbench.cli._options import (
+    AnytimeOption,
     BudgetOption,
     BudgetUnitOption,
     ChoiceNormOption,
@@ -21,6 +22,7 @@ from izbench.cli._options import (
     SelectOption,
     TestOption,
     ValOption,
+    cell_flags,
     chosen_profile,
     recompute,
     with_flags,
@@ -50,6 +52,7 @@ def run_command(
     score: ScoreOption = None,
     protocol: PromptOption = None,
     choice_norm: ChoiceNormOption = None,
+    anytime: AnytimeOption = None,
     select: SelectOption = None,
     budget_unit: BudgetUnitOption = None,
 ) -> None:
@@ -61,9 +64,7 @@ def run_command(
     get_method(method)  # fail fast on a typo, before any model loads
     chosen = chosen_profile(profile, budget, n_validation, n_test, scale, select, budget_unit)
     registry = registry_of(ctx)
-    settings = with_flags(
-        ctx, max_calls=max_calls, max_cost=max_cost, score=score, protocol=protocol, choice_norm=choice_norm
-    )
+    settings = with_flags(ctx, **cell_flags(max_calls, max_cost, score, protocol, choice_norm, anytime))
     run_seed = settings.seed if seed is None else seed
     with (
         model_session(ctx) as runtime,

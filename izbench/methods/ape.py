@@ -64,6 +64,7 @@ class APE(Method):
     version = 2
     versions: tuple[int, ...] = (1,)
     on_domain = True
+    budget_free = False  # the budget's samples are shared out among 3 demo sets in order
 
     def optimize(self, context: MethodContext, budget: int, rng: random.Random) -> MethodResult:
         if context.domain is not None:

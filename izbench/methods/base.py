@@ -123,6 +123,11 @@ class Method(ABC):
     score_all_on_test: bool = False
     """True for a reference whose every candidate is also scored on test (``human``: the paper
     reports the mean over its annotations besides the best)."""
+    budget_free: bool = True
+    """Whether, live, a run planned for budget B proposes what a run planned for k < B does, up to
+    the k-run's last round (which the budget truncates), so one run's anytime curve stands for
+    every smaller budget. False when the budget shapes the plan (live APE shares it out among its
+    demo sets). On a pool's domain every method here is budget-free: its points are fixed."""
     on_domain: bool = False
     """Whether it can choose among a finite domain's points (``MethodContext.domain``) instead of
     writing instructions of its own: what a pool cell needs."""

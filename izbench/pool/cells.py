@@ -149,7 +149,8 @@ def run_pool_cell(
         cell_calls=cell,
         domain=PoolDomain(pool),
     )
-    return execute(method, context, key, profile, store, began, None)
+    # Every incumbent's test score is a lookup here, so a pool cell always has its anytime curve.
+    return execute(method, context, key, profile, store, began, None, anytime=True)
 
 
 _POOLS: dict[str, PoolData] = {}

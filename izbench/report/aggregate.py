@@ -20,6 +20,7 @@ from typing import Any
 from scipy import stats
 
 from izbench.identity import comparison_hash, signal_setup
+from izbench.report.anytime import Anytime, anytime
 from izbench.report.pools import PoolSummary, pool_summaries, regrets
 from izbench.report.seeds import SeedStatistics, normalize, seed_statistics
 from izbench.results import CellResult
@@ -119,6 +120,8 @@ class Section:
     """The seed-level statistics the leaderboard leads with."""
     pools: list[PoolSummary] | None = None
     """For cells run on pools: what each task's pool holds."""
+    anytime: Anytime | None = None
+    """The cells' anytime results (None: no method has curves)."""
 
     @property
     def regret(self) -> dict[str, dict[str, Any]]:
@@ -129,7 +132,8 @@ class Section:
 def section(title: str, comparison: str, cells: list[CellResult], verdicts: dict[str, bool] | None = None) -> Section:
     """One configuration's leaderboard and seed-level statistics (``verdicts``: the stored signal
     check of its set-up, per task)."""
-    return Section(title, comparison, cells, build_leaderboard(cells), seed_statistics(normalize(cells, verdicts)))
+    statistics_ = seed_statistics(normalize(cells, verdicts))
+    return Section(title, comparison, cells, build_leaderboard(cells), statistics_, anytime=anytime(cells))
 
 
 def sections(store: ResultStore) -> list[Section]:
@@ -146,6 +150,8 @@ def sections(store: ResultStore) -> list[Section]:
         domain = config.get("domain", {})
         if domain.get("kind") == "pool":
             part.pools = pool_summaries(store, domain["setup"])
+            # On a pool the runtime distribution's second target is the pool's own oracle.
+            part.anytime = anytime(cells, oracle={p.task: p.oracle for p in part.pools})
         out.append(part)
     return out
 

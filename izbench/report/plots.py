@@ -5,7 +5,9 @@ returned as PNG bytes.
 - ``intervals``: each method's aggregates of the normalized score with their 95% intervals;
 - ``improvement``: the probability that one method's run beats another's, with its interval;
 - ``profile``: the performance profile, the share of runs whose normalized score exceeds tau;
-- ``cd``: the critical-difference diagram of average ranks (Demsar 2006).
+- ``cd``: the critical-difference diagram of average ranks (Demsar 2006);
+- ``anytime``/``runtime``: the incumbents' normalized test scores against k with bands, and the
+  share of runs that reached each target after k (``izbench.report.anytime``).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from izbench.report.aggregate import Leaderboard, calls_curve, curve
+from izbench.report.anytime import Anytime
 from izbench.report.seeds import AGGREGATES, BOOTSTRAP_SEED, REPS, SeedStatistics
 from izbench.results import CellResult
 
@@ -185,3 +188,39 @@ def _new_figure(width: float, height: float) -> Figure:
     from matplotlib.figure import Figure
 
     return Figure(figsize=(width, height), dpi=100)
+
+
+def anytime_png(out: Anytime) -> bytes:
+    """Each method's IQM of the normalized score after k distinct instructions, with its band."""
+    fig, ax = _figure(3.6)
+    ks = np.arange(1, out.length + 1)
+    for method in sorted(out.methods, key=lambda m: -out.iqm[m][-1].value):
+        estimates = out.iqm[method]
+        style = "-" if out.free[method] else "--"
+        (line,) = ax.plot(ks, [e.value for e in estimates], style, label=method)
+        ax.fill_between(ks, [e.low for e in estimates], [e.high for e in estimates], color=line.get_color(), alpha=0.15)
+    ax.set_xlabel("distinct instructions scored (k)")
+    ax.set_ylabel("normalized test score of the incumbent")
+    ax.set_title(f"anytime: IQM over {len(out.tasks) * len(out.seeds)} runs, 95% bands", fontsize=9)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return _png(fig)
+
+
+def runtime_png(out: Anytime) -> bytes:
+    """COCO's runtime distribution: the share of runs at or above each target after k."""
+    targets = list(out.reached)
+    fig = _new_figure(7.5, 3.2)
+    axes = fig.subplots(1, len(targets), sharey=True)
+    ks = np.arange(1, out.length + 1)
+    order = sorted(out.methods, key=lambda m: -out.iqm[m][-1].value)  # anytime_png's order and colours
+    for ax, target in zip(np.atleast_1d(axes), targets, strict=True):
+        for method in order:
+            ax.step(ks, out.reached[target][method], where="post", label=method)
+        ax.set_title(f"target: {target}", fontsize=9)
+        ax.set_xlabel("distinct instructions scored (k)", fontsize=8)
+        ax.grid(alpha=0.3)
+    first = np.atleast_1d(axes)[0]
+    first.set_ylabel("share of runs reached")
+    first.legend(fontsize=7)
+    return _png(fig)

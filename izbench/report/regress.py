@@ -94,10 +94,24 @@ class Drift:
     """The IQM now, on the same tasks."""
     improvement: Estimate
     """P(a run now beats a baseline run)."""
+    area_baseline: Estimate | None = None
+    """The baseline's IQM of the area under the anytime curve (None: it had no curves)."""
+    area_current: float | None = None
+    """That IQM now."""
+
+    @property
+    def area_fell(self) -> bool:
+        """The area under the anytime curve fell below the baseline's interval: the method got
+        slower to its answer even where its answer held."""
+        return (
+            self.area_baseline is not None
+            and self.area_current is not None
+            and (self.area_current < self.area_baseline.low)
+        )
 
     @property
     def regression(self) -> bool:
-        return self.current < self.baseline.low or self.improvement.high < 0.5
+        return self.current < self.baseline.low or self.improvement.high < 0.5 or self.area_fell
 
     @property
     def improved(self) -> bool:
@@ -141,6 +155,20 @@ def statistical(baseline: dict[str, Any], sections: list[Section]) -> list[Drift
                     Estimate(iqm["value"], iqm["low"], iqm["high"]),
                     float(metrics.aggregate_iqm(current)),
                     Estimate(float(point["now"][0]), float(interval["now"][0][0]), float(interval["now"][1][0])),
+                    *_areas(base, part, method),
                 )
             )
     return drifts
+
+
+def _areas(base: dict[str, Any], part: Section, method: str) -> tuple[Estimate | None, float | None]:
+    """The baseline's area IQM (with its interval) and the area IQM now, where both have curves
+    of the same length (a curve of another length is another budget, not a drift)."""
+    then = (base.get("anytime") or {}).get("area") or {}
+    now = part.anytime
+    if method not in then.get("aggregates", {}) or now is None or now.area is None or method not in now.area.aggregates:
+        return None, None
+    if base["anytime"].get("length") != now.length:
+        return None, None
+    iqm = then["aggregates"][method]["IQM"]
+    return Estimate(iqm["value"], iqm["low"], iqm["high"]), now.area.aggregates[method]["IQM"].value

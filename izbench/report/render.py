@@ -11,7 +11,18 @@ from typing import Any
 
 from izbench.report.acquisition import AcquisitionSummary, by_method
 from izbench.report.aggregate import Leaderboard, Section, cell_record
-from izbench.report.plots import calls_png, cd_png, curves_png, improvement_png, intervals_png, profile_png
+from izbench.report.anytime import Anytime
+from izbench.report.anytime_text import anytime_notes, area_improvement_table, area_table, budget_table
+from izbench.report.plots import (
+    anytime_png,
+    calls_png,
+    cd_png,
+    curves_png,
+    improvement_png,
+    intervals_png,
+    profile_png,
+    runtime_png,
+)
 from izbench.report.pools import PoolSummary
 from izbench.report.seeds import AGGREGATES, SeedStatistics
 from izbench.report.table import TextTable
@@ -132,6 +143,16 @@ def seed_notes(stats: SeedStatistics) -> list[str]:
     return notes
 
 
+def anytime_markdown(out: Anytime, h: str) -> list[str]:
+    """The anytime part of a section: notes, the budget table, the areas and their P(A > B)."""
+    parts = [f"{h}# Anytime: the answer after k distinct instructions\n", *(f"- {n}" for n in anytime_notes(out)), ""]
+    parts += [budget_table(out).markdown(), area_table(out).markdown()]
+    assert out.area is not None
+    if out.area.improvement:
+        parts.append(area_improvement_table(out).markdown())
+    return parts
+
+
 def section_markdown(section: Section, level: int = 2) -> str:
     """One configuration: the seed-level headline, then the per-task table, then the per-example
     detail (labelled as such: it never resamples which instruction a run found)."""
@@ -154,6 +175,8 @@ def section_markdown(section: Section, level: int = 2) -> str:
         f"{h}# Per task: raw test score (mean over seeds, 95% t-interval when there are several)\n",
         leaderboard_table(board).markdown(),
     ]
+    if section.anytime is not None and section.anytime.methods:
+        parts += anytime_markdown(section.anytime, h)
     acquisition = by_method(section.cells)
     if acquisition:
         parts += [f"{h}# {ACQUISITION_TITLE}\n", ACQUISITION_NOTE + "\n", acquisition_table(acquisition).markdown()]
@@ -196,6 +219,14 @@ def _html_section(section: Section, images: dict[str, bytes], suffix: str) -> st
         headline += (
             f"<h3>The pools</h3>{pool_table(section.pools).html(f'pools{suffix}')}"
             f"<h3>Regret against the pool's best instruction</h3>{regret_table(section.regret).html(f'regret{suffix}')}"
+        )
+    out = section.anytime
+    if out is not None and out.methods:
+        notes = "".join(f"<li>{esc(n)}</li>" for n in anytime_notes(out))
+        headline += (
+            f"<h3>Anytime: the answer after k distinct instructions</h3><ul>{notes}</ul>"
+            f"{budget_table(out).html(f'budgets{suffix}')}{area_table(out).html(f'area{suffix}')}"
+            f"{area_improvement_table(out).html(f'area-improvement{suffix}')}"
         )
     acquisition = by_method(section.cells)
     bo = (
@@ -310,6 +341,8 @@ def figures(section: Section) -> dict[str, bytes]:
         if stats.improvement:
             drawn["improvement"] = improvement_png(stats)
     drawn |= {"curves": curves_png(section.cells, section.board), "calls": calls_png(section.cells, section.board)}
+    if section.anytime is not None and section.anytime.methods:
+        drawn |= {"anytime": anytime_png(section.anytime), "runtime": runtime_png(section.anytime)}
     return {name: data for name, data in drawn.items() if data is not None}
 
 
@@ -344,6 +377,8 @@ def write_report(sections: list[Section], out: Path, signal: list[dict[str, Any]
         record = {"title": part.title, "comparison_hash": part.comparison_hash, **part.stats.as_dict()}
         if part.pools:
             record |= {"pools": [asdict(s) for s in part.pools], "regret": part.regret}
+        if part.anytime is not None:
+            record["anytime"] = part.anytime.as_dict()
         records.append(record)
     (out / "leaderboard.md").write_text("\n".join(markdown) + signal_markdown(signal))
     (out / "index.html").write_text(_html_page("\n".join(pages) + signal_html(signal)))

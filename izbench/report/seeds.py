@@ -81,6 +81,8 @@ class Normalized:
     """(method, task, seed) cells the grid lacks (such seeds are left out of every aggregate)."""
     per_cell: dict[tuple[str, str, int], float] = field(default_factory=dict)
     """(method, task, seed) -> normalized score, for every cell that has one."""
+    zero_one: dict[tuple[str, int], tuple[float, float]] = field(default_factory=dict)
+    """(task, seed) -> the raw test scores that are 0 and 1 of its scale (aggregated tasks only)."""
 
     @property
     def single_seed(self) -> bool:
@@ -138,6 +140,7 @@ def normalize(cells: Iterable[CellResult], verdicts: dict[str, bool] | None = No
             zero, one = zero_one[(task, seed)]
             out.per_cell[(method, task, seed)] = (c.test_score - zero) / (one - zero)
     out.tasks = [t for t in tasks if t not in out.left_out]
+    out.zero_one = {k: v for k, v in zero_one.items() if k[0] in out.tasks}
     needed = [*methods, *(a for a in ANCHORS if any((a, t, s) in by_cell for t in out.tasks for s in seeds))]
     out.missing = [(m, t, s) for t in out.tasks for s in seeds for m in needed if (m, t, s) not in by_cell]
     gaps = {s for _, _, s in out.missing}

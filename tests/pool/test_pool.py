@@ -14,7 +14,7 @@ from izbench.profiles import get_profile
 from izbench.runner import run_cell
 from izbench.runtime import Runtime
 from izbench.settings import Settings
-from izbench.store import ResultStore
+from izbench.store import INCUMBENT_SPLIT, ResultStore
 from izbench.tasks.registry import TaskRegistry
 
 PARAMS = PoolParams(size=16, ape=4, n_validation=4, n_test=6)
@@ -86,7 +86,7 @@ def test_a_pool_cell_makes_no_call_and_equals_a_live_run_on_its_domain(
     assert 1 <= on_pool.distinct <= SMOKE.budget and len(on_pool.test_scores) == PARAMS.n_test
     if method == "presto":
         return  # it writes the whole domain first: its live run is the build itself, tested above
-    cold = settings.model_copy(update={"cache_dir": tmp_path / "cold"})
+    cold = settings.model_copy(update={"cache_dir": tmp_path / "cold", "anytime": True})
     with Runtime(cold) as runtime:
         live = run_cell(runtime, TaskRegistry(), method, pool.task, 3, SMOKE, pool=PARAMS)
         assert runtime.stats.made > 0  # computed, not replayed
@@ -95,6 +95,38 @@ def test_a_pool_cell_makes_no_call_and_equals_a_live_run_on_its_domain(
         (c.instruction, c.val_score, c.val_scores) for c in on_pool.result.candidates
     ]
     assert (live.best_instruction, live.test_scores) == (on_pool.best_instruction, on_pool.test_scores)
+    # The anytime curve: the same live (incumbents scored on test) as by lookup, to the last bit.
+    assert live.anytime == on_pool.anytime and len(on_pool.anytime) == on_pool.distinct
+    assert on_pool.anytime[-1] == on_pool.test_score
+
+
+def test_a_pool_cells_anytime_curve_is_its_incumbents_test_scores_and_survives_the_store(
+    built: tuple[Settings, list[PoolData]], tmp_path: Path
+) -> None:
+    _, pools = built
+    pool = pools[0]
+    with ResultStore.open(tmp_path / "s.duckdb") as store:
+        cell = run_pool_cell(pool, "uniform", 1, SMOKE, store)
+        again = store.load_cell(cell.run_id)
+    assert cell.result is not None
+    incumbents = cell.result.incumbents()
+    ids = {text: k for k, text in enumerate(pool.instructions)}
+    by_lookup = [pool.scores[(ids[c.instruction], "test")][1] for c in incumbents]
+    assert cell.anytime == tuple(sum(s) / len(s) for s in by_lookup)
+    assert again.reused and again.anytime == cell.anytime
+
+
+def test_a_live_cell_without_anytime_scores_only_its_best_on_test(
+    built: tuple[Settings, list[PoolData]], tmp_path: Path
+) -> None:
+    settings, pools = built
+    plain = settings.model_copy(update={"cache_dir": tmp_path / "plain"})
+    with Runtime(plain) as runtime, ResultStore.open(tmp_path / "s.duckdb") as store:
+        live = run_cell(runtime, TaskRegistry(), "uniform", pools[0].task, 3, SMOKE, store, pool=PARAMS)
+        stored = store.load_cell(live.run_id)
+        kinds = store.query("SELECT DISTINCT split FROM predictions WHERE run_id = ?", [live.run_id])
+    assert live.anytime == () and stored.anytime == ()
+    assert "test" in {k["split"] for k in kinds} and INCUMBENT_SPLIT not in {k["split"] for k in kinds}
 
 
 def test_a_method_that_writes_its_own_instructions_is_refused(built: tuple[Settings, list[PoolData]]) -> None:

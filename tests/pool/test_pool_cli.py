@@ -41,6 +41,7 @@ def test_build_compare_report_export_import(tmp_path: Path, tiny_env: dict[str, 
     con.close()
     assert (made, cells) == (0, 20)
     assert "regret" in compared.stdout and "IQM [95%]" in compared.stdout
+    assert "anytime: IQM [95%]" in compared.stdout and "anytime: area" in compared.stdout
 
     report = izbench_here("report", "--out", str(tmp_path / "report"), env=tiny_env)
     assert report.returncode == 0, report.stderr
@@ -49,6 +50,10 @@ def test_build_compare_report_export_import(tmp_path: Path, tiny_env: dict[str, 
     results = json.loads((tmp_path / "report" / "results.json").read_text())
     pooled = [s for s in results["sections"] if "pools" in s]
     assert len(pooled) == 1 and {p["task"] for p in pooled[0]["pools"]} == {"core/larger_animal", "core/sum"}
+    # Every pool cell has its anytime curve: in the report as a section, two figures and the json.
+    assert "### Anytime" in markdown and (tmp_path / "report" / "anytime.png").exists()
+    assert sorted(pooled[0]["anytime"]["methods"]) == ["instructzero", "presto", "uniform"]
+    assert set(pooled[0]["anytime"]["reached"]) == {"reference", "oracle - 0.05"}
 
     exported = izbench_here("pool", "export", str(tmp_path / "core.izpool"), env=tiny_env)
     assert exported.returncode == 0, exported.stderr

@@ -4,6 +4,7 @@ that one; a rerun of the same runs is not."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 from test_aggregate import cell
@@ -40,3 +41,24 @@ def test_a_planted_drop_is_a_regression_and_a_rerun_is_not(tmp_path: Path) -> No
     assert not dropped["y"].regression
     # Another configuration is never checked against this baseline.
     assert statistical(baseline, [section("now", "other", _comparison(-0.6))]) == []
+
+
+def _curved(late: bool) -> list[CellResult]:
+    """x reaches the same answer either way; ``late``: only at its last instruction."""
+    out = []
+    for c in _comparison(0.0):
+        if c.method in ("x", "y"):
+            start = -3.0 if late else c.test_score
+            c = replace(c, anytime=(start, start, start, c.test_score) if c.method == "x" else (c.test_score,) * 4)
+        out.append(c)
+    return out
+
+
+def test_a_slower_climb_to_the_same_answer_is_a_regression_of_the_area(tmp_path: Path) -> None:
+    write_report([section("base", "c0ffee", _curved(late=False))], tmp_path)
+    baseline = json.loads((tmp_path / "results.json").read_text())
+    assert baseline["sections"][0]["anytime"]["length"] == 4
+    now = {d.method: d for d in statistical(baseline, [section("now", "c0ffee", _curved(late=True))])}
+    x = now["x"]
+    assert x.current == x.baseline.value and x.area_fell and x.regression  # same answer, later
+    assert not now["y"].regression and now["y"].area_current == now["y"].area_baseline.value  # type: ignore[union-attr]

@@ -1,0 +1,239 @@
+"""Anytime results: how good each method's answer is after k distinct instructions, not only at
+the end of its budget (COCO's runtime distributions, HPOBench's and Bayesmark's curves).
+
+A cell's curve (``CellResult.anytime``) is the test score of its incumbent after each distinct
+instruction. Here the curves are put on the seed-level statistics' normalized scale (the same
+0 and 1 per (task, seed) as the leaderboard, ``izbench.report.seeds``) and summarized:
+
+- **Curves with bands**: per method and k, the IQM over runs (task x seed) with a 95% stratified
+  bootstrap interval (runs resampled within each task, one set of draws shared by every k, so a
+  band is a band of curves).
+- **Area under the curve**: each run's mean normalized score over k = 1 .. K, compared between
+  methods by the seed-level statistics (IQM and P(A > B) with intervals).
+- **Runtime distribution**: the share of runs whose answer has reached a target after k
+  instructions: the reference (normalized 1), and the best any run of the comparison found on
+  that (task, seed) (or the pool's oracle) minus a tolerance.
+- **Budget table**: the IQM with its interval read off the curves at chosen budgets.
+
+A curve read off one run at budget B stands for runs at smaller budgets only when the method's
+first k proposals do not depend on B (``Method.budget_free``): for the others the table takes the
+value at k = b from runs planned for b, and shows nothing where there are none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from izbench.report.seeds import (
+    ANCHORS,
+    BOOTSTRAP_SEED,
+    REPS,
+    Estimate,
+    Normalized,
+    SeedStatistics,
+    normalize,
+    seed_statistics,
+)
+from izbench.results import CellResult
+
+BUDGETS = (8, 16, 32, 64, 150)
+"""The budget table's columns (those within the comparison's largest budget)."""
+CHUNK = 16
+"""Curve points resampled at once (bounds the bootstrap's memory: REPS x runs x CHUNK)."""
+TOLERANCE = 0.05
+"""How close to the best found (normalized units) a run must get to count as reaching it."""
+
+
+def budget_free(method: str, on_pool: bool) -> bool:
+    """Whether a run's first k proposals are those of a run planned for k (so one run at the
+    largest budget gives the whole curve): the method's own declaration live, always on a pool
+    (its points are fixed: measured, docs/anytime.md)."""
+    from izbench.methods import get_method
+
+    try:
+        return on_pool or get_method(method).budget_free
+    except Exception:  # an unknown or renamed method: take nothing on trust
+        return False
+
+
+def padded(curve: Sequence[float], length: int) -> list[float]:
+    """A curve carried to ``length`` points: a run that stopped proposing keeps its answer."""
+    return [*curve, *([curve[-1]] * (length - len(curve)))]
+
+
+@dataclass
+class Anytime:
+    """A comparison's anytime results on the normalized scale."""
+
+    methods: list[str]
+    tasks: list[str]
+    seeds: list[int]
+    length: int
+    """K: the longest curve (distinct instructions), every curve carried to it."""
+    curves: dict[str, np.ndarray] = field(default_factory=dict)
+    """Method -> (seeds, tasks, K) normalized curves."""
+    iqm: dict[str, list[Estimate]] = field(default_factory=dict)
+    """Method -> IQM with its interval at k = 1 .. K."""
+    area: SeedStatistics | None = None
+    """The seed-level statistics of each run's area under its curve."""
+    reached: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+    """Target name -> method -> share of runs at or above it after k = 1 .. K."""
+    budgets: dict[str, dict[int, Estimate | None]] = field(default_factory=dict)
+    """Method -> budget -> IQM at that budget (None: no run answers for it)."""
+    free: dict[str, bool] = field(default_factory=dict)
+    """Method -> whether one run's curve stands for every smaller budget."""
+    skipped: dict[str, str] = field(default_factory=dict)
+    """Method -> why it has no curve."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "methods": self.methods,
+            "tasks": self.tasks,
+            "seeds": self.seeds,
+            "length": self.length,
+            "iqm": {m: [e.as_dict() for e in v] for m, v in self.iqm.items()},
+            "area": None if self.area is None else self.area.as_dict(),
+            "reached": self.reached,
+            "budgets": {
+                m: {str(b): None if e is None else e.as_dict() for b, e in by.items()} for m, by in self.budgets.items()
+            },
+            "budget_free": self.free,
+            "skipped": self.skipped,
+        }
+
+
+def anytime(
+    cells: Iterable[CellResult], oracle: dict[str, float] | None = None, budgets: Sequence[int] = BUDGETS
+) -> Anytime | None:
+    """The anytime results of ``cells`` (any budgets; anchors included), or None when no
+    method has curves. ``oracle``: task -> the best test score its domain holds (given for
+    cells on a pool, which also makes every method budget-free)."""
+    cells = list(cells)
+    largest: dict[tuple[str, str, int], CellResult] = {}
+    for c in cells:
+        key = (c.method, c.task, c.seed)
+        if c.method in ANCHORS or key not in largest or c.budget > largest[key].budget:
+            largest[key] = c
+    normalized = normalize(largest.values())
+    if not normalized.tasks or not normalized.seeds:
+        return None
+    out = Anytime([], normalized.tasks, normalized.seeds, 0)
+    for method in normalized.methods:
+        runs = [largest.get((method, t, s)) for s in normalized.seeds for t in normalized.tasks]
+        if any(r is None or not r.anytime for r in runs):
+            out.skipped[method] = "some runs have no anytime curve (a live cell run without --anytime)"
+            continue
+        out.methods.append(method)
+        out.free[method] = budget_free(method, on_pool=oracle is not None)
+    if not out.methods:
+        return None
+    out.length = max(len(largest[(m, t, s)].anytime) for m in out.methods for t in out.tasks for s in out.seeds)
+    for method in out.methods:
+        out.curves[method] = np.array(
+            [
+                [_normal(normalized, t, s, padded(largest[(method, t, s)].anytime, out.length)) for t in out.tasks]
+                for s in out.seeds
+            ]
+        )
+    _bands(out)
+    _area(out)
+    _reached(out, normalized, oracle)
+    _budget_table(out, cells, normalized, budgets)
+    return out
+
+
+def _normal(normalized: Normalized, task: str, seed: int, curve: list[float]) -> list[float]:
+    zero, one = normalized.zero_one[(task, seed)]
+    return [(x - zero) / (one - zero) for x in curve]
+
+
+def _iqm(values: np.ndarray) -> np.ndarray:
+    """The interquartile mean over the last axis (rliable's: scipy's trim_mean, 25% each end)."""
+    from scipy.stats import trim_mean
+
+    return np.asarray(trim_mean(values, 0.25, axis=-1))
+
+
+def _draws(seeds: int, tasks: int) -> np.ndarray:
+    """(REPS, seeds, tasks) run indices: each task's runs resampled within it, seeded; with one
+    seed the tasks are resampled instead (seed-to-seed variance is then unmeasured)."""
+    rng = np.random.default_rng(BOOTSTRAP_SEED)
+    if seeds > 1:
+        return rng.integers(0, seeds, size=(REPS, seeds, tasks))
+    return rng.integers(0, tasks, size=(REPS, 1, tasks))
+
+
+def _bands(out: Anytime) -> None:
+    seeds, tasks = len(out.seeds), len(out.tasks)
+    draws = _draws(seeds, tasks)
+    for method in out.methods:
+        curves = out.curves[method]  # (seeds, tasks, K)
+        point = _iqm(curves.reshape(seeds * tasks, -1).T)
+        reps = np.concatenate(
+            [_iqm(_resampled(curves[:, :, k : k + CHUNK], draws)) for k in range(0, out.length, CHUNK)], axis=-1
+        )  # (REPS, K)
+        low, high = np.quantile(reps, 0.025, axis=0), np.quantile(reps, 0.975, axis=0)
+        out.iqm[method] = [Estimate(float(p), float(lo), float(hi)) for p, lo, hi in zip(point, low, high, strict=True)]
+
+
+def _resampled(curves: np.ndarray, draws: np.ndarray) -> np.ndarray:
+    """(REPS, k, runs) resamples of (seeds, tasks, k) curves under ``_draws``."""
+    seeds, tasks = curves.shape[:2]
+    # (REPS, seeds, tasks, k): runs resampled within each task, or (one seed) the tasks.
+    out = curves[draws, np.arange(tasks)[None, None, :]] if seeds > 1 else curves[0][draws[:, 0, :]][:, None]
+    return np.asarray(out.reshape(REPS, seeds * tasks, -1).transpose(0, 2, 1))
+
+
+def _area(out: Anytime) -> None:
+    areas = Normalized(
+        list(out.methods), list(out.tasks), list(out.seeds), {m: out.curves[m].mean(axis=-1) for m in out.methods}
+    )
+    out.area = seed_statistics(areas)
+
+
+def _reached(out: Anytime, normalized: Normalized, oracle: dict[str, float] | None) -> None:
+    best = np.max(np.stack([out.curves[m][:, :, -1] for m in out.methods]), axis=0)  # (seeds, tasks)
+    if oracle:
+        for j, task in enumerate(out.tasks):
+            if task in oracle:
+                for i, seed in enumerate(out.seeds):
+                    zero, one = normalized.zero_one[(task, seed)]
+                    best[i, j] = (oracle[task] - zero) / (one - zero)
+    label = "oracle" if oracle else "best found"
+    targets = {"reference": np.ones_like(best), f"{label} - {TOLERANCE:g}": best - TOLERANCE}
+    for name, target in targets.items():
+        out.reached[name] = {
+            m: [float(x) for x in (out.curves[m] >= target[:, :, None]).mean(axis=(0, 1))] for m in out.methods
+        }
+
+
+def _budget_table(out: Anytime, cells: list[CellResult], normalized: Normalized, budgets: Sequence[int]) -> None:
+    shown = [b for b in budgets if b <= out.length] or [out.length]
+    for method in out.methods:
+        row: dict[int, Estimate | None] = {}
+        for b in shown:
+            if out.free[method]:
+                row[b] = out.iqm[method][b - 1]
+                continue
+            planned = {(c.task, c.seed): c for c in cells if c.method == method and c.budget == b and c.anytime}
+            if all((t, s) in planned for t in out.tasks for s in out.seeds):
+                final = np.array(
+                    [
+                        [_normal(normalized, t, s, [planned[(t, s)].anytime[-1]])[0] for t in out.tasks]
+                        for s in out.seeds
+                    ]
+                )
+                row[b] = _iqm_interval(final)
+            else:
+                row[b] = None
+        out.budgets[method] = row
+
+
+def _iqm_interval(scores: np.ndarray) -> Estimate:
+    """The IQM of a (seeds, tasks) matrix with its stratified-bootstrap interval."""
+    reps = _iqm(_resampled(scores[:, :, None], _draws(*scores.shape)))[:, 0]
+    return Estimate(float(_iqm(scores.reshape(-1))), float(np.quantile(reps, 0.025)), float(np.quantile(reps, 0.975)))
