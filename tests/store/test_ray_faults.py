@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import math
 import os
 import secrets
 import signal
@@ -137,6 +138,25 @@ def _rows(store: Path, tables: tuple[str, ...]) -> dict[str, list[tuple[object, 
 
 
 CELL_TABLES = ("runs", "candidates", "predictions", "metrics")
+
+
+def _close(a: list[tuple[object, ...]], b: list[tuple[object, ...]]) -> bool:
+    """Row for row equal, scores to 1e-6 relative. A resumed run finds in the cache the test
+    examples its finished cells shared with the others (seeds' smoke test sets overlap), and a
+    likelihood batch of 7 rows differs from one of 8 in the last bits: a known limit, not a
+    duplicate or a lost row, which is what this test is for."""
+    if len(a) != len(b):
+        return False
+    for x, y in zip(a, b, strict=True):
+        if len(x) != len(y):
+            return False
+        for u, v in zip(x, y, strict=True):
+            same = math.isclose(u, v, rel_tol=1e-6) if isinstance(u, float) and isinstance(v, float) else u == v
+            if not same:
+                return False
+    return True
+
+
 POOL_TABLES = ("pool_instructions", "pool_points", "pool_scores", "pool_examples")
 
 
@@ -172,7 +192,7 @@ def test_a_lost_worker_costs_only_its_cell(
     faulty = _rows(tmp_path / "fault.db", CELL_TABLES)
     assert len(faulty["runs"]) == 16 and all(r[1] == "done" for r in faulty["runs"])
     for table in CELL_TABLES:
-        assert faulty[table] == calm_cells[table], (table, len(faulty[table]), len(calm_cells[table]))
+        assert _close(faulty[table], calm_cells[table]), (table, len(faulty[table]), len(calm_cells[table]))
 
 
 @pytest.mark.timeout(1200)
@@ -216,7 +236,7 @@ def test_a_killed_driver_resumes_with_no_duplicate_rows(
     assert calm.returncode == 0, calm.stderr[-2000:]
     expected = _rows(tmp_path / "calm.db", CELL_TABLES)
     for table in CELL_TABLES:  # one table at a time, so a failure names it
-        assert resumed[table] == expected[table], (
+        assert _close(resumed[table], expected[table]), (
             table,
             len(resumed[table]),
             len(expected[table]),
