@@ -52,11 +52,12 @@ def budget_free(method: str, on_pool: bool) -> bool:
     """Whether a run's first k proposals are those of a run planned for k (so one run at the
     largest budget gives the whole curve): the method's own declaration live, always on a pool
     (its points are fixed: measured, docs/anytime.md)."""
+    from izbench.errors import ConfigError
     from izbench.methods import get_method
 
     try:
         return on_pool or get_method(method).budget_free
-    except Exception:  # an unknown or renamed method: take nothing on trust
+    except ConfigError:  # a method this checkout no longer has: take nothing on trust
         return False
 
 
