@@ -220,13 +220,11 @@ def _budget_table(out: Anytime, cells: list[CellResult], normalized: Normalized,
             if out.free[method]:
                 row[b] = out.iqm[method][b - 1]
                 continue
-            planned = {(c.task, c.seed): c for c in cells if c.method == method and c.budget == b and c.anytime}
+            # A run planned for b answers with its own test score (its curve need not be stored).
+            planned = {(c.task, c.seed): c.test_score for c in cells if c.method == method and c.budget == b}
             if all((t, s) in planned for t in out.tasks for s in out.seeds):
                 final = np.array(
-                    [
-                        [_normal(normalized, t, s, [planned[(t, s)].anytime[-1]])[0] for t in out.tasks]
-                        for s in out.seeds
-                    ]
+                    [[_normal(normalized, t, s, [planned[(t, s)]])[0] for t in out.tasks] for s in out.seeds]
                 )
                 row[b] = _iqm_interval(final)
             else:
