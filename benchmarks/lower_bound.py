@@ -24,6 +24,51 @@ from izbench.cache import CacheMode, ResponseCache
 from izbench.models.local import LocalBackend
 from izbench.models.types import CompletionRequest
 
+KINDS = ("generator", "hidden", "sampled", "scoring")
+
+
+def model_work(cache_dir: Path, local: LocalBackend) -> dict[str, tuple[int, int, float]]:
+    """Per kind of call in a cache: (calls, needed tokens, seconds the model spent on them).
+
+    Kinds: ``generator`` (soft-prompt writes: prompt and output), ``hidden`` (hidden-state
+    passes: the prompt), ``sampled`` (APE's proposals: prompt and output), ``scoring`` (each
+    instruction's shared prefix once, each example's own tokens and what was generated).
+    """
+    cache = ResponseCache(cache_dir, CacheMode.REPLAY)
+    calls = dict.fromkeys(KINDS, 0)
+    tokens = dict.fromkeys(KINDS, 0)
+    spent = dict.fromkeys(KINDS, 0.0)
+    scoring: list[CompletionRequest] = []
+    for entry in cache.entries():
+        request = CompletionRequest.model_validate(entry["request"])
+        completion = entry["completion"]
+        if request.soft_prompt is not None:
+            kind = "hidden" if request.hidden_state else "generator"
+            used = completion["prompt_tokens"] + completion["completion_tokens"]
+        elif request.temperature > 0:  # APE's sampled instructions: every prompt is distinct
+            kind, used = "sampled", completion["prompt_tokens"] + completion["completion_tokens"]
+        else:
+            kind, used = "scoring", completion["completion_tokens"]
+            scoring.append(request)
+        calls[kind] += 1
+        tokens[kind] += used
+        spent[kind] += completion["latency_s"]
+    tokens["scoring"] += prompt_tokens_needed(local, scoring)
+    return {kind: (calls[kind], tokens[kind], spent[kind]) for kind in KINDS}
+
+
+def print_work(work: dict[str, tuple[int, int, float]], params: int, roofline: float) -> None:
+    """One line per kind: calls, tokens, the roofline's bound, time spent and the ratio."""
+    for name, (calls, tokens, spent) in work.items():
+        bound = 2 * params * tokens / (roofline * 1e9)
+        print(
+            f"{name:<10} {calls:6d} calls {tokens:9d} needed tokens  bound {bound:7.1f} s"
+            f"  spent {spent:7.1f} s  ({bound / max(spent, 1e-9):.0%} of roofline)"
+        )
+    total = 2 * params * sum(t for _, t, _ in work.values()) / (roofline * 1e9)
+    spent = sum(s for *_, s in work.values())
+    print(f"total      bound {total:.1f} s at {roofline:.0f} GFLOP/s; spent {spent:.1f} s in the model")
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -36,43 +81,7 @@ def main() -> None:
     model = local._loaded.model
     params = sum(p.numel() for p in model.parameters())
     roofline = args.gflops or matmul_gflops(model.config.hidden_size, model.config.intermediate_size, 5)
-
-    cache = ResponseCache(args.cache, CacheMode.REPLAY)
-    gen_tokens = gen_calls = sampled_tokens = sampled_calls = 0
-    spent = {"generator": 0.0, "sampled": 0.0, "scoring": 0.0}
-    scoring: list[CompletionRequest] = []
-    outputs = 0
-    for entry in cache.entries():
-        request = CompletionRequest.model_validate(entry["request"])
-        completion = entry["completion"]
-        if request.soft_prompt is not None:
-            gen_calls += 1
-            gen_tokens += completion["prompt_tokens"] + completion["completion_tokens"]
-            spent["generator"] += completion["latency_s"]
-            continue
-        if request.temperature > 0:  # APE's sampled instructions: every prompt is distinct
-            sampled_calls += 1
-            sampled_tokens += completion["prompt_tokens"] + completion["completion_tokens"]
-            spent["sampled"] += completion["latency_s"]
-            continue
-        scoring.append(request)
-        outputs += completion["completion_tokens"]
-        spent["scoring"] += completion["latency_s"]
-    score_tokens = outputs + prompt_tokens_needed(local, scoring)
-    n_score = len(scoring)
-    table = (
-        ("generator", gen_calls, gen_tokens),
-        ("sampled", sampled_calls, sampled_tokens),
-        ("scoring", n_score, score_tokens),
-    )
-    for name, calls, tokens in table:
-        bound = 2 * params * tokens / (roofline * 1e9)
-        print(
-            f"{name:<10} {calls:6d} calls {tokens:9d} needed tokens  bound {bound:7.1f} s"
-            f"  spent {spent[name]:7.1f} s  ({bound / max(spent[name], 1e-9):.0%} of roofline)"
-        )
-    total = 2 * params * (gen_tokens + sampled_tokens + score_tokens) / (roofline * 1e9)
-    print(f"total      bound {total:.1f} s at {roofline:.0f} GFLOP/s; spent {sum(spent.values()):.1f} s in the model")
+    print_work(model_work(args.cache, local), params, roofline)
 
 
 if __name__ == "__main__":

@@ -107,3 +107,12 @@ class Executor(StrEnum):
     LOCKSTEP = "lockstep"
     LOCAL = "local"
     RAY = "ray"
+
+
+class HiddenSource(StrEnum):
+    """Where a pool's hidden states (INSTINCT's features) come from (``PoolParams.hidden``)."""
+
+    PREFILL = "prefill"
+    """Read off the prefill that writes each point's instruction: no pass of their own."""
+    PASS = "pass"
+    """A forward pass of their own per prompt, one prompt per pass (pools built before prefill)."""

@@ -86,6 +86,12 @@ class InstructionGenerator:
         reqs = [r.model_copy(update={"hidden_state": True, "max_tokens": 1}) for r in self.requests(items)]
         return [c.hidden for c in self.client.complete(reqs)]
 
+    def written_states(self, items: Sequence[tuple[torch.Tensor | None, str]]) -> list[tuple[str, tuple[float, ...]]]:
+        """Each item's greedy instruction with its prompt's last-token hidden state, both from
+        the one pass that writes it (``with_hidden``): what a pool build needs of every point."""
+        reqs = [r.model_copy(update={"with_hidden": True}) for r in self.requests(items)]
+        return [(c.text.strip(), c.hidden) for c in self.client.complete(reqs)]
+
     def generate(
         self,
         items: Sequence[tuple[torch.Tensor | None, str]],

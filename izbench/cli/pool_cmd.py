@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from izbench.choices import Executor
+from izbench.choices import Executor, HiddenSource
 from izbench.cli._app import app, console, err_console, registry_of, settings_of
 from izbench.cli._options import ChoiceNormOption, PromptOption, ScoreOption, report_skipped, with_flags
 from izbench.cli._progress import ItemProgress
@@ -41,6 +41,13 @@ def pool_build(
             "1: izbench's first ([-1, 1]^d, 5 demos), the shipped core.izpool's.",
         ),
     ] = 2,
+    hidden: Annotated[
+        HiddenSource,
+        typer.Option(
+            help="Where INSTINCT's features come from: prefill, the pass that writes each point (free); "
+            "pass, a forward pass of their own (how pools before it were built).",
+        ),
+    ] = HiddenSource.PREFILL,
     rerun: Annotated[bool, typer.Option(help="Rebuild pools the store already has (from the cache).")] = False,
     executor: Annotated[
         Executor,
@@ -60,7 +67,13 @@ def pool_build(
 
     settings = with_flags(ctx, score=score, protocol=protocol, choice_norm=choice_norm)
     params = PoolParams(
-        size=size, ape=ape, pool_seed=pool_seed, n_validation=n_validation, n_test=n_test, pipeline=pipeline
+        size=size,
+        ape=ape,
+        pool_seed=pool_seed,
+        n_validation=n_validation,
+        n_test=n_test,
+        pipeline=pipeline,
+        hidden=hidden,
     )
     registry = registry_of(ctx)
     specs, skipped = registry.resolve(tasks)

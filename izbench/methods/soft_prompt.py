@@ -44,6 +44,10 @@ class SoftPromptWriter:
         """The generator's last-token hidden state of each z's prompt (no instruction written)."""
         return self.generator.hidden_states(self._items(zs))
 
+    def written_states(self, zs: torch.Tensor) -> list[tuple[str, tuple[float, ...]]]:
+        """Each z's instruction and its prompt's hidden state, from the same pass."""
+        return self.generator.written_states(self._items(zs))
+
     def _items(self, zs: torch.Tensor) -> list[tuple[torch.Tensor, str]]:
         return [(self.projection(z.to(torch.float32)), self.demos) for z in zs]
 

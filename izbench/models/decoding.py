@@ -44,6 +44,8 @@ class Decoded:
     finish_reason: FinishReason
     prompt_tokens: int
     completion_tokens: int
+    hidden: tuple[float, ...] = ()
+    """The last prompt token's final hidden state, when asked for (``decode(hidden=True)``)."""
 
 
 @functools.cache
@@ -195,6 +197,7 @@ def decode(
     eos_ids: frozenset[int] = frozenset(),
     prefixes: list[torch.Tensor] | None = None,
     prefix_of_row: list[int] | None = None,
+    hidden: bool = False,
 ) -> list[Decoded]:
     """Generate a continuation for each prompt, given as its (len, hidden) input embeddings.
 
@@ -204,11 +207,21 @@ def decode(
     can hold several instructions' examples: every decode step reads all the weights, and fuller
     batches pay for that fewer times. Rows that finish leave the batch, so a long answer does
     not make the short ones pay for its steps.
-    ``seeds`` (one per row) are used only when sampling (temperature > 0).
+    ``seeds`` (one per row) are used only when sampling (temperature > 0). With ``hidden``, each
+    row also returns its last prompt token's final hidden state, read off the prefill (the final
+    norm's output at the last position, as ``last_hidden_states`` reads it).
     """
     batch = len(prompts)
     cache, embeds, mask, positions, n_prefix = prefill_prefixes(model, prompts, prefixes, prefix_of_row)
-    logits = _last_logits(model, cache, mask, positions, inputs_embeds=embeds)
+    states: list[torch.Tensor] = []
+    norm: Any = model.base_model.norm  # the final norm: its output is ``last_hidden_state``
+    hook = norm.register_forward_hook(lambda _m, _i, out: states.append(out[:, -1].float())) if hidden else None
+    try:
+        logits = _last_logits(model, cache, mask, positions, inputs_embeds=embeds)
+    finally:
+        if hook is not None:
+            hook.remove()
+    last = [tuple(float(v) for v in row) for row in states[0]] if hidden else [()] * batch
     gens: list[torch.Generator] = []
     if params.temperature > 0:
         if seeds is None or len(seeds) != batch:
@@ -261,6 +274,7 @@ def decode(
                 finish_reason=finish[i] or "length",
                 prompt_tokens=n_prefix[i] + int(prompts[i].shape[0]),
                 completion_tokens=len(generated[i]),
+                hidden=last[i],
             )
         )
     return results

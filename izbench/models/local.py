@@ -340,6 +340,7 @@ class LocalBackend:
                 eos_ids=self._eos_ids,
                 prefixes=prefixes[0] if prefixes else None,
                 prefix_of_row=prefixes[1] if prefixes else None,
+                hidden=any(requests[i].with_hidden for i in chunk),
             )
         per_call = (time.perf_counter() - began) / len(chunk)
         for i, res in zip(chunk, results, strict=True):
@@ -349,6 +350,7 @@ class LocalBackend:
                 prompt_tokens=res.prompt_tokens,
                 completion_tokens=res.completion_tokens,
                 latency_s=per_call,
+                hidden=res.hidden if requests[i].with_hidden else (),
             )
 
     def close(self) -> None:

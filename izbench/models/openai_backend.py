@@ -119,7 +119,7 @@ class OpenAIBackend:
     def _call(self, request: CompletionRequest) -> Completion:
         if request.soft_prompt is not None:
             raise BackendError(f"the {self.kind} backend cannot take a soft prompt; use `local`")
-        if request.hidden_state:
+        if request.hidden_state or request.with_hidden:
             raise BackendError(f"the {self.kind} backend cannot return hidden states; use `local`")
         endpoint, params = self._params(request)
         create = self._client.chat.completions.create if endpoint == "chat" else self._client.completions.create

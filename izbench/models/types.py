@@ -100,16 +100,23 @@ class CompletionRequest(BaseModel):
     hidden_state: bool = False
     """When true, nothing is generated: the in-process backend returns the last prompt token's
     final hidden state (``Completion.hidden``), INSTINCT's representation of a soft prompt."""
+    with_hidden: bool = False
+    """When true on a generation request, the in-process backend returns the text and also the
+    last prompt token's final hidden state, read off the prefill that wrote it: a pool build
+    gets INSTINCT's features without a second forward pass over every prompt."""
 
     def key_material(self) -> dict[str, object]:
         """The request as cache-key JSON. Fields added after the cache format was fixed are left
         out while they hold their default, so older entries keep their keys."""
-        return self.model_dump(mode="json", exclude=None if self.hidden_state else {"hidden_state"})
+        late = {name for name in ("hidden_state", "with_hidden") if not getattr(self, name)}
+        return self.model_dump(mode="json", exclude=late or None)
 
     @model_validator(mode="after")
     def _raw_is_one_message(self) -> CompletionRequest:
         if self.protocol == "raw" and len(self.messages) != 1:
             raise ValueError("a raw-protocol request holds exactly one message: the prompt text")
+        if self.with_hidden and (self.hidden_state or self.continuation is not None):
+            raise ValueError("with_hidden asks a generation request for its prompt's hidden state as well")
         return self
 
     @property
@@ -151,7 +158,8 @@ class Completion(BaseModel):
     logprobs: tuple[float, ...] = ()
     """For a scored continuation: the natural-log probability of each of its tokens."""
     hidden: tuple[float, ...] = ()
-    """For a hidden-state request: the last prompt token's final hidden state."""
+    """For a hidden-state request (or a ``with_hidden`` one): the last prompt token's final
+    hidden state."""
 
     @property
     def mean_logprob(self) -> float:

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, SerializationInfo, SerializerFunctionWrapHandler, model_serializer
 
+from izbench.choices import HiddenSource
 from izbench.hashing import canonical_digest
 from izbench.tasks.types import Example
 
@@ -37,14 +38,19 @@ class PoolParams(BaseModel):
     Instruction Induction prompt for APE points), 2 upstream's ([0, 1]^d, 10 demos, APE's prompt
     with 3 demo sets of ``ape / 3`` samples)."""
 
+    hidden: HiddenSource = HiddenSource.PASS
+    """Where INSTINCT's features come from: ``pass``, a forward pass of its own per prompt (one
+    prompt per pass, as a live INSTINCT computes them); ``prefill``, the prefill that writes the
+    point's instruction (free, and equal to ``pass`` to float rounding: a batch's padding and
+    shapes change the last bits)."""
+
     @model_serializer(mode="wrap")
-    def _without_legacy_pipeline(
-        self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
-    ) -> dict[str, Any]:
-        """Pools of pipeline 1 keep the identity they had before the field existed."""
+    def _without_legacy_fields(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> dict[str, Any]:
+        """Pools built before a field existed keep the identity they had: its old value is left out."""
         data: dict[str, Any] = handler(self)
-        if data.get("pipeline") == 1:
-            del data["pipeline"]
+        for name, legacy in (("pipeline", 1), ("hidden", HiddenSource.PASS.value)):
+            if data.get(name) == legacy:
+                del data[name]
         return data
 
 

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 
 import torch
 
+from izbench.choices import HiddenSource
 from izbench.domain import PIPELINES, Domain, SoftPipeline
 from izbench.generation import InstructionGenerator, format_demos
 from izbench.methods.ape import fresh_set, shared_sets
@@ -69,10 +70,22 @@ class LiveDomain(Domain):
         self._ape = InstructionGenerator(writer.client, template=template, max_new_tokens=50, protocol=writer.protocol)
 
     def write_soft(self, points: Sequence[int]) -> list[str]:
-        return self._soft_writer.write(self.soft[list(points)]) if points else []
+        if not points:
+            return []
+        if self.params.hidden is HiddenSource.PREFILL:
+            return [text for text, _ in self._soft_writer.written_states(self.soft[list(points)])]
+        return self._soft_writer.write(self.soft[list(points)])
 
     def hidden(self, points: Sequence[int]) -> torch.Tensor:
-        states = self._soft_writer.hidden(self.soft[list(points)]) if points else []
+        """The points' hidden states; with ``hidden = "prefill"`` read off their writes (served
+        from the cache once written, so a build's second look costs nothing)."""
+        if not points:
+            return torch.empty((0, 0), dtype=torch.double)
+        zs = self.soft[list(points)]
+        if self.params.hidden is HiddenSource.PREFILL:
+            states = [state for _, state in self._soft_writer.written_states(zs)]
+        else:
+            states = self._soft_writer.hidden(zs)
         return torch.tensor(states, dtype=torch.double)
 
     def write_ape(self, points: Sequence[int]) -> list[str]:

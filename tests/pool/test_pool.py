@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from izbench.choices import HiddenSource
 from izbench.pool.build import build_pools
 from izbench.pool.cells import run_pool_cell
 from izbench.pool.data import PoolData, PoolParams
@@ -73,6 +75,25 @@ def test_a_rebuild_is_served_from_the_cache(built: tuple[Settings, list[PoolData
         (again,) = build_pools(runtime, registry, [registry.get(TASKS[1])], PARAMS, lambda *_: None)
         assert runtime.stats.made == 0
     assert again.pool_id == pools[1].pool_id and again.scores == pools[1].scores
+
+
+def test_hidden_states_read_off_the_writes_equal_their_own_pass(built: tuple[Settings, list[PoolData]]) -> None:
+    """A build with ``hidden = prefill`` writes the same instructions, computes no hidden-state
+    pass (every call it makes is a write; the rest comes from the first build's cache) and holds
+    hidden states equal to the pass's to float rounding."""
+    settings, pools = built
+    registry = TaskRegistry()
+    params = PARAMS.model_copy(update={"hidden": HiddenSource.PREFILL})
+    with Runtime(settings) as runtime:
+        (fast,) = build_pools(runtime, registry, [registry.get(TASKS[1])], params, lambda *_: None)
+        assert runtime.stats.made == PARAMS.size
+    slow = pools[1]
+    assert fast.pool_id != slow.pool_id and fast.identity["setup"]["pool"]["hidden"] == "prefill"
+    assert "hidden" not in slow.identity["setup"]["pool"]  # pools built before the field keep their identity
+    assert fast.instructions == slow.instructions and fast.scores == slow.scores
+    assert fast.soft_hidden.shape == slow.soft_hidden.shape
+    assert np.abs(fast.soft_hidden - slow.soft_hidden).max() <= 1e-5 * max(1.0, float(np.abs(slow.soft_hidden).max()))
+    assert not np.array_equal(fast.soft_hidden, np.zeros_like(fast.soft_hidden))
 
 
 @pytest.mark.parametrize("method", ["uniform", "instructzero", "ape", "instinct", "presto", "empty", "human"])
