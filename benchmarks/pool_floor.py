@@ -65,9 +65,9 @@ def main() -> None:
 
     original_fit = neural_ucb.NeuralUCB.fit
 
-    def recording_fit(self: neural_ucb.NeuralUCB, contexts: torch.Tensor, rewards: torch.Tensor) -> float:
+    def recording_fit(self: neural_ucb.NeuralUCB, contexts: torch.Tensor, rewards: torch.Tensor, *rest: Any) -> float:
         fits[current["method"]].append((len(contexts), contexts.shape[1], self.steps))
-        return original_fit(self, contexts, rewards)
+        return original_fit(self, contexts, rewards, *rest)
 
     original_minimize = botorch_core.minimize_with_timeout
 
@@ -91,8 +91,10 @@ def main() -> None:
                 for seed in seeds:
                     began = time.perf_counter()
                     run_pool_cell(pool, method, seed, profile)
-                    spent[method] += time.perf_counter() - began
+                    took = time.perf_counter() - began
+                    spent[method] += took
                     cells[method] += 1
+                    print(f"{method} {pool.task} seed {seed}: {took:.1f} s", flush=True)
     print(f"{len(pools)} pools x seeds {args.seeds}, profile {args.profile}, one thread")
     for method in args.methods.split(","):
         line = f"{method}: {cells[method]} cells, {spent[method]:.1f} s"

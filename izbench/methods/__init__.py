@@ -3,7 +3,17 @@
 from __future__ import annotations
 
 from izbench.errors import ConfigError
-from izbench.methods import ape, evoprompt, instinct, instructzero, opro, presto, references, uniform  # noqa: F401
+from izbench.methods import (  # noqa: F401
+    ape,
+    evoprompt,
+    instinct,
+    instructzero,
+    opro,
+    presto,
+    references,
+    triple,
+    uniform,
+)
 from izbench.methods.base import METHODS, Method, MethodContext
 from izbench.results import MethodResult
 

@@ -121,6 +121,23 @@ def test_a_pool_cell_makes_no_call_and_equals_a_live_run_on_its_domain(
     assert on_pool.anytime[-1] == on_pool.test_score
 
 
+def test_triple_on_a_pool_pulls_single_examples_within_its_budget(built: tuple[Settings, list[PoolData]]) -> None:
+    """TRIPLE's budget is (instruction, example) evaluations: the cell's budget times the
+    validation set's size, each pull a lookup; its best is the arm it pulled most."""
+    _, pools = built
+    pool = pools[0]
+    cell = run_pool_cell(pool, "triple", 2, SMOKE)
+    assert cell.calls_made == 0 and cell.result is not None
+    pulls = [c.examples for c in cell.result.candidates]
+    assert sum(pulls) <= SMOKE.budget * PARAMS.n_validation and sum(pulls) > 0
+    assert cell.result.best.examples == max(pulls)
+    arms = {pool.instructions[k] for k in pool.soft_ids}
+    assert {c.instruction for c in cell.result.candidates} <= arms
+    assert cell.result.candidates[-1].examples == max(pulls)
+    again = run_pool_cell(pool, "triple", 2, SMOKE)
+    assert again.result is not None and again.result.candidates == cell.result.candidates
+
+
 def test_a_pool_cells_anytime_curve_is_its_incumbents_test_scores_and_survives_the_store(
     built: tuple[Settings, list[PoolData]], tmp_path: Path
 ) -> None:
