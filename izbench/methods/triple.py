@@ -94,8 +94,7 @@ def sequential_halving(
             rewards[alive[0]].append(pull(arms[alive[0]]))
             spent += 1
             continue
-        each = budget // (rounds * len(alive))
-        each = max(each, 1) if spent == 0 or each == 0 else each
+        each = max(1, budget // (rounds * len(alive)))  # a round too short for one pull each still pulls each once
         for position in alive:
             for _ in range(each):
                 if spent < limit:
