@@ -44,10 +44,10 @@ def pool_build(
     hidden: Annotated[
         HiddenSource,
         typer.Option(
-            help="Where INSTINCT's features come from: prefill, the pass that writes each point (free); "
-            "pass, a forward pass of their own (how pools before it were built).",
+            help="Where INSTINCT's features come from: pass, a forward pass of their own (batch-invariant); "
+            "prefill, the pass that writes each point (free, but carries its batch's rounding).",
         ),
-    ] = HiddenSource.PREFILL,
+    ] = HiddenSource.PASS,
     rerun: Annotated[bool, typer.Option(help="Rebuild pools the store already has (from the cache).")] = False,
     executor: Annotated[
         Executor,
