@@ -69,3 +69,12 @@ class Domain(ABC):
     @abstractmethod
     def write_ape(self, points: Sequence[int]) -> list[str]:
         """The instruction each APE point is."""
+
+    def distinct_soft(self) -> tuple[list[str], list[int]]:
+        """The distinct instructions the soft points write, in order of their first point, and
+        that point: the arms of a method that chooses among instructions, not soft prompts
+        (TRIPLE, ZOPO), each represented by its first point's hidden state."""
+        first: dict[str, int] = {}
+        for point, text in enumerate(self.write_soft(range(len(self.soft)))):
+            first.setdefault(text, point)
+        return list(first), list(first.values())

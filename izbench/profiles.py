@@ -83,6 +83,8 @@ class MethodSettings(BaseModel):
     """INSTINCT: NeuralUCB exploration weight (the paper's 1)."""
     instinct_lambda: float = Field(default=0.1, gt=0.0)
     """INSTINCT: NeuralUCB regulariser (the paper's 0.1)."""
+    zopo_n_init: int = Field(default=40, ge=1)
+    """ZOPO: random instructions scored before the first gradient step (the paper's 40 of 165)."""
 
 
 OWNED: dict[str, frozenset[str]] = {
@@ -92,6 +94,7 @@ OWNED: dict[str, frozenset[str]] = {
     "opro_shown": frozenset({"opro"}),
     "opro_threshold": frozenset({"opro"}),
     "population": frozenset({"evoprompt-ga"}),
+    "zopo_n_init": frozenset({"zopo"}),
     **{
         name: frozenset({"instinct", "presto"})
         for name in (
@@ -187,6 +190,7 @@ PROFILES: dict[str, Profile] = {
                 "opro_per_step": 1,
                 "population": 2,
                 "instinct_n_init": 2,
+                "zopo_n_init": 2,
                 "instinct_domain": 16,
                 "instinct_pool": 16,
                 "instinct_train_steps": 100,
@@ -205,6 +209,7 @@ PROFILES: dict[str, Profile] = {
                 "opro_per_step": 2,
                 "population": 4,
                 "instinct_n_init": 4,
+                "zopo_n_init": 4,
                 "instinct_domain": 32,
                 "instinct_pool": 32,
                 "instinct_train_steps": 300,

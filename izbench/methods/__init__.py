@@ -13,6 +13,7 @@ from izbench.methods import (  # noqa: F401
     references,
     triple,
     uniform,
+    zopo,
 )
 from izbench.methods.base import METHODS, Method, MethodContext
 from izbench.results import MethodResult

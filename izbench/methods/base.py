@@ -127,7 +127,11 @@ class Method(ABC):
     """Whether, live, a run planned for budget B proposes what a run planned for k < B does, up to
     the k-run's last round (which the budget truncates), so one run's anytime curve stands for
     every smaller budget. False when the budget shapes the plan (live APE shares it out among its
-    demo sets). On a pool's domain every method here is budget-free: its points are fixed."""
+    demo sets). On a pool's domain see ``pool_budget_free``."""
+    pool_budget_free: bool = True
+    """``budget_free`` on a pool's domain: true unless the budget shapes the plan even among
+    fixed points (TRIPLE's phases are cut from the whole budget; ZOPO explores locally only
+    while ``NEIGHBORS`` evaluations are left)."""
     on_domain: bool = False
     """Whether it can choose among a finite domain's points (``MethodContext.domain``) instead of
     writing instructions of its own: what a pool cell needs."""

@@ -152,6 +152,7 @@ def cluster_triple(
 class Triple(Method):
     name = "triple"
     version = 1
+    pool_budget_free = False
     on_domain = True
 
     def optimize(self, context: MethodContext, budget: int, rng: random.Random) -> MethodResult:
@@ -159,9 +160,7 @@ class Triple(Method):
         if domain is None:
             raise ConfigError("triple chooses among a finite domain's instructions: run it on a pool (--domain pool)")
         tracker = Tracker(context)
-        texts = domain.write_soft(range(len(domain.soft)))
-        first = {text: point for point, text in reversed(list(enumerate(texts)))}
-        arms = sorted(first, key=lambda t: first[t])
+        arms, first = domain.distinct_soft()
         validation = context.split.validation
         total = budget * len(validation)
         draws = random.Random(rng.randrange(2**31))
@@ -179,7 +178,7 @@ class Triple(Method):
         elif total >= 2 * len(arms):
             kept, _ = successive_rejects(len(arms), total, pull)
         else:
-            states = domain.hidden([first[t] for t in arms]).numpy()
+            states = domain.hidden(first).numpy()
             kept, _ = cluster_triple(states, total, pull, random.Random(rng.randrange(2**31)))
         # Fewest pulls first; among equals the kept arm first, so the result's best (most
         # examples, then highest mean, then earliest) is the arm the algorithm kept.

@@ -21,7 +21,7 @@ from izbench.errors import BackendError, ConfigError
 from izbench.generation import InstructionGenerator
 from izbench.identity import CONFIG_FORMAT, SCORING_KEYS, RunKey
 from izbench.methods import get_method
-from izbench.methods.base import METHOD_PATH_VERSION, MethodContext
+from izbench.methods.base import METHOD_PATH_VERSION, METHODS, MethodContext
 from izbench.models.types import Completion, CompletionRequest
 from izbench.pool.data import PoolData, setup_hash
 from izbench.pool.domain import PoolDomain
@@ -123,7 +123,7 @@ def run_pool_cell(
     if not method.on_domain:
         raise ConfigError(
             f"{method_name} writes instructions a pool does not hold; on a pool run one of the methods that choose "
-            "among a domain (instructzero, instinct, presto, uniform, ape, empty, human)"
+            f"among a domain ({', '.join(sorted(n for n, make in METHODS.items() if make().on_domain))})"
         )
     profile = pool_profile(profile, pool)
     key = pool_cell_key(pool, method_name, seed, profile)

@@ -50,13 +50,14 @@ TOLERANCE = 0.05
 
 def budget_free(method: str, on_pool: bool) -> bool:
     """Whether a run's first k proposals are those of a run planned for k (so one run at the
-    largest budget gives the whole curve): the method's own declaration live, always on a pool
-    (its points are fixed: measured, docs/anytime.md)."""
+    largest budget gives the whole curve): the method's own declaration, live or on a pool (where
+    the points are fixed, so most methods are: measured, docs/anytime.md)."""
     from izbench.errors import ConfigError
     from izbench.methods import get_method
 
     try:
-        return on_pool or get_method(method).budget_free
+        found = get_method(method)
+        return found.pool_budget_free if on_pool else found.budget_free
     except ConfigError:  # a method this checkout no longer has: take nothing on trust
         return False
 

@@ -96,7 +96,7 @@ def test_hidden_states_read_off_the_writes_equal_their_own_pass(built: tuple[Set
     assert not np.array_equal(fast.soft_hidden, np.zeros_like(fast.soft_hidden))
 
 
-@pytest.mark.parametrize("method", ["uniform", "instructzero", "ape", "instinct", "presto", "empty", "human"])
+@pytest.mark.parametrize("method", ["uniform", "instructzero", "ape", "instinct", "presto", "zopo", "empty", "human"])
 def test_a_pool_cell_makes_no_call_and_equals_a_live_run_on_its_domain(
     built: tuple[Settings, list[PoolData]], method: str, tmp_path: Path
 ) -> None:
