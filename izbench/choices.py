@@ -83,6 +83,10 @@ class BudgetUnit(StrEnum):
     EVALUATIONS = "evaluations"
     """Proposals, repeats included (free of black-box calls, as upstream's caches make them):
     the unit the papers' budgets are in (InstructZero 25 + 5 x 25, APE 3 x 30, ...)."""
+    EXAMPLE_EVALS = "example-evals"
+    """(instruction, example) evaluations: each instruction costs the validation examples it was
+    scored on (all of them, or the prefixes halving reached; TRIPLE's single pulls). TRIPLE's and
+    CAPO's unit, and the black box's work on a task whatever a method's selection."""
 
 
 class Writer(StrEnum):

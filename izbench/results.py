@@ -17,6 +17,9 @@ class Scored:
     instruction: str
     predictions: tuple[str, ...]
     scores: tuple[float, ...]
+    examples: tuple[int, ...] | None = None
+    """The validation example each score is on, when they are not the set's first ``n`` in
+    order (TRIPLE's pulls draw them at random, with replacement)."""
 
     @property
     def mean(self) -> float:

@@ -63,7 +63,12 @@ class Recorder:
         self.store.add_candidates(self.run_id, candidates)
         for c, s in zip(candidates, scored, strict=True):
             if c.new:  # a candidate dropped early by halving was scored on a prefix only
-                self.store.add_predictions(self.run_id, "validation", c.step, self.split.validation[: len(s.scores)], s)
+                shown = (
+                    self.split.validation[: len(s.scores)]
+                    if s.examples is None
+                    else [self.split.validation[i] for i in s.examples]
+                )
+                self.store.add_predictions(self.run_id, "validation", c.step, shown, s)
 
 
 def run_cell(

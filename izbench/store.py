@@ -282,12 +282,11 @@ class ResultStore:
         )  # fmt: skip
 
     def add_predictions(self, run_id: str, split: str, step: int, examples: Sequence[Example], scored: Scored) -> None:
-        """One row per example an instruction was scored on."""
-        rows = zip(examples, scored.predictions, scored.scores, strict=True)
-        self.insert(
-            "predictions",
-            [[run_id, split, step, i, e.input, p, list(e.answers), s] for i, (e, p, s) in enumerate(rows)],
-        )
+        """One row per example an instruction was scored on (per pull, when it drew examples at
+        random: ``example_index`` is then the drawn example's)."""
+        indices = range(len(examples)) if scored.examples is None else scored.examples
+        rows = zip(indices, examples, scored.predictions, scored.scores, strict=True)
+        self.insert("predictions", [[run_id, split, step, i, e.input, p, list(e.answers), s] for i, e, p, s in rows])
 
     def finish_run(self, cell: CellResult) -> None:
         self.db.execute(

@@ -52,8 +52,9 @@ MaxCostOption = Annotated[
 BudgetUnitOption = Annotated[
     BudgetUnit | None,
     typer.Option(
-        help="What --budget counts: distinct instructions (fair across methods) or evaluations "
-        "(proposals, repeats included: the papers' unit)."
+        help="What --budget counts: distinct instructions (fair across methods), evaluations "
+        "(proposals, repeats included: the papers' unit) or example-evals ((instruction, example) "
+        "evaluations: TRIPLE's and CAPO's unit)."
     ),
 ]
 SelectOption = Annotated[

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import random
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -28,19 +29,35 @@ class Tracker:
 
     @property
     def spent(self) -> int:
-        """The budget used, in the cell's unit: distinct instructions, or every proposal."""
-        if self.context.params.budget_unit is BudgetUnit.EVALUATIONS:
+        """The budget used, in the cell's unit: distinct instructions, every proposal, or
+        (instruction, example) evaluations (each instruction's most examples: halving's prefixes
+        grow, so that is how many it was scored on)."""
+        unit = self.context.params.budget_unit
+        if unit is BudgetUnit.EVALUATIONS:
             return self.result.proposals
+        if unit is BudgetUnit.EXAMPLE_EVALS:
+            most: dict[str, int] = {}
+            for c in self.result.candidates:
+                most[c.instruction] = max(most.get(c.instruction, 0), c.examples)
+            return sum(most.values())
         return self.result.distinct
 
+    def instructions(self, budget: int) -> int:
+        """``budget`` in instructions scored on the whole validation set."""
+        if self.context.params.budget_unit is BudgetUnit.EXAMPLE_EVALS:
+            return math.ceil(budget / max(1, len(self.context.split.validation)))
+        return budget
+
     def left(self, budget: int) -> int:
-        """What remains of ``budget`` in the cell's unit."""
-        return max(0, budget - self.spent)
+        """How many more instructions ``budget`` allows (in example evaluations: whole
+        validation sets, the last one rounded up)."""
+        remaining = max(0, budget - self.spent)
+        return self.instructions(remaining) if remaining else 0
 
     def open(self, budget: int) -> bool:
-        """Whether a method may propose more: budget left, and fewer than ``3 * budget``
-        proposals (a writer that keeps repeating itself must stop somewhere)."""
-        return self.spent < budget and self.result.proposals < 3 * budget
+        """Whether a method may propose more: budget left, and fewer than 3 proposals per
+        instruction it allows (a writer that keeps repeating itself must stop somewhere)."""
+        return self.spent < budget and self.result.proposals < 3 * self.instructions(budget)
 
     def add(
         self,

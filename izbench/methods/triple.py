@@ -41,10 +41,10 @@ from collections.abc import Callable
 import numpy as np
 from scipy.cluster.vq import kmeans2
 
+from izbench.choices import BudgetUnit
 from izbench.errors import ConfigError
 from izbench.methods.base import Method, MethodContext, Tracker, register
 from izbench.results import MethodResult, Scored
-from izbench.tasks.types import Example
 
 Pull = Callable[[int], float]
 """Pulls arm ``i`` once: one reward."""
@@ -162,14 +162,16 @@ class Triple(Method):
         tracker = Tracker(context)
         arms, first = domain.distinct_soft()
         validation = context.split.validation
-        total = budget * len(validation)
+        # The budget in pulls: as given in example evaluations, else what scoring that many
+        # instructions on the whole validation set costs.
+        total = budget if context.params.budget_unit is BudgetUnit.EXAMPLE_EVALS else budget * len(validation)
         draws = random.Random(rng.randrange(2**31))
-        seen: list[list[tuple[Example, float, str]]] = [[] for _ in arms]
+        seen: list[list[tuple[int, float, str]]] = [[] for _ in arms]
 
         def pull(arm: int) -> float:
-            example = validation[draws.randrange(len(validation))]
-            scored = context.scorer.score(arms[arm], [example])
-            seen[arm].append((example, scored.scores[0], scored.predictions[0]))
+            drawn = draws.randrange(len(validation))
+            scored = context.scorer.score(arms[arm], [validation[drawn]])
+            seen[arm].append((drawn, scored.scores[0], scored.predictions[0]))
             return scored.scores[0]
 
         if len(arms) == 1:
@@ -186,7 +188,15 @@ class Triple(Method):
         pulled = [a for a in order if seen[a]]
         tracker.record(
             [arms[a] for a in pulled],
-            [Scored(arms[a], tuple(p for *_, p in seen[a]), tuple(s for _, s, _ in seen[a])) for a in pulled],
+            [
+                Scored(
+                    arms[a],
+                    tuple(p for *_, p in seen[a]),
+                    tuple(s for _, s, _ in seen[a]),
+                    tuple(i for i, *_ in seen[a]),
+                )
+                for a in pulled
+            ],
             note="pulls",
         )
         return tracker.result

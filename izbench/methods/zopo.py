@@ -231,7 +231,7 @@ class ZopoRun:
             var = self.gp.variance(x)
             if steps == 0:
                 self.uncertain = self.uncertain + 1 if var > THRESHOLD else 0
-            room = self.tracker.spent + 1 <= self.budget - NEIGHBORS
+            room = self.tracker.left(self.budget) - 1 >= NEIGHBORS  # this step's own evaluation, then the neighbours
             if float(gradient.sum()) == 0 or (self.uncertain >= PATIENCE and room):
                 self.idle = self.uncertain = 0
                 local = torch.cdist(self.emb, self.emb[at].unsqueeze(0)).squeeze(1).argsort()[:NEIGHBORS].tolist()

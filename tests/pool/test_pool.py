@@ -121,12 +121,21 @@ def test_a_pool_cell_makes_no_call_and_equals_a_live_run_on_its_domain(
     assert on_pool.anytime[-1] == on_pool.test_score
 
 
-def test_triple_on_a_pool_pulls_single_examples_within_its_budget(built: tuple[Settings, list[PoolData]]) -> None:
+def test_triple_on_a_pool_pulls_single_examples_within_its_budget(
+    built: tuple[Settings, list[PoolData]], tmp_path: Path
+) -> None:
     """TRIPLE's budget is (instruction, example) evaluations: the cell's budget times the
-    validation set's size, each pull a lookup; its best is the arm it pulled most."""
+    validation set's size, each pull a lookup; its best is the arm it pulled most. The store
+    keeps one prediction per pull, on the example it drew."""
     _, pools = built
     pool = pools[0]
-    cell = run_pool_cell(pool, "triple", 2, SMOKE)
+    with ResultStore.open(tmp_path / "s.duckdb") as store:
+        cell = run_pool_cell(pool, "triple", 2, SMOKE, store)
+        rows = store.query(
+            "SELECT example_index, input FROM predictions WHERE run_id = ? AND split = 'validation'", [cell.run_id]
+        )
+    assert cell.result is not None and len(rows) == sum(c.examples for c in cell.result.candidates)
+    assert all(pool.validation[r["example_index"]].input == r["input"] for r in rows)
     assert cell.calls_made == 0 and cell.result is not None
     pulls = [c.examples for c in cell.result.candidates]
     assert sum(pulls) <= SMOKE.budget * PARAMS.n_validation and sum(pulls) > 0
@@ -136,6 +145,23 @@ def test_triple_on_a_pool_pulls_single_examples_within_its_budget(built: tuple[S
     assert cell.result.candidates[-1].examples == max(pulls)
     again = run_pool_cell(pool, "triple", 2, SMOKE)
     assert again.result is not None and again.result.candidates == cell.result.candidates
+
+
+def test_a_budget_in_example_evaluations_buys_whole_validation_sets_or_single_pulls(
+    built: tuple[Settings, list[PoolData]],
+) -> None:
+    """``--budget-unit example-evals``: 10 evaluations on 4 validation examples buy 3 scored
+    instructions (the last rounded up) for a method that scores whole sets, 10 pulls for TRIPLE."""
+    _, pools = built
+    unit = SMOKE.with_overrides(budget=10, budget_unit="example-evals")
+    whole = run_pool_cell(pools[0], "uniform", 1, unit)
+    assert whole.result is not None and whole.distinct == 3
+    assert sum(c.examples for c in whole.result.candidates if c.new) == 12
+    pulls = run_pool_cell(pools[0], "triple", 1, unit)
+    assert pulls.result is not None and sum(c.examples for c in pulls.result.candidates) == 10
+    by_distinct = run_pool_cell(pools[0], "triple", 1, SMOKE)
+    assert by_distinct.result is not None
+    assert sum(c.examples for c in by_distinct.result.candidates) == SMOKE.budget * PARAMS.n_validation
 
 
 def test_a_pool_cells_anytime_curve_is_its_incumbents_test_scores_and_survives_the_store(
