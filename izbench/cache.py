@@ -53,6 +53,7 @@ class CallCounts(NamedTuple):
     made: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    work_tokens: int = 0
 
     @property
     def tokens(self) -> int:
@@ -72,12 +73,18 @@ class CallStats:
     made: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    work_tokens: int = 0
+    """Prompt and completion tokens of every call asked for, served or made (a cached answer
+    keeps its counts): what the calls cost without a cache, the same on a warm rerun."""
     cost: float = 0.0
+    lookups: int = 0
+    """Answers read from a pool (counted as served; their tokens unknown)."""
     parent: CallStats | None = field(default=None, repr=False, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def record(self, completion: Completion) -> None:
         with self._lock:
+            self.work_tokens += completion.prompt_tokens + completion.completion_tokens
             if completion.cached:
                 self.served += 1
             else:
@@ -91,6 +98,7 @@ class CallStats:
         """Count ``n`` answers read from a pool: served, as from the cache, and never made."""
         with self._lock:
             self.served += n
+            self.lookups += n
         if self.parent is not None:
             self.parent.look_up(n)
 
@@ -115,7 +123,7 @@ class CallStats:
     def counts(self) -> CallCounts:
         """A snapshot to take differences of."""
         with self._lock:
-            return CallCounts(self.served, self.made, self.prompt_tokens, self.completion_tokens)
+            return CallCounts(self.served, self.made, self.prompt_tokens, self.completion_tokens, self.work_tokens)
 
     def since(self, before: CallCounts) -> CallCounts:
         """The counts added after the snapshot ``before``."""
@@ -128,6 +136,7 @@ class CallStats:
             self.made += counts.made
             self.prompt_tokens += counts.prompt_tokens
             self.completion_tokens += counts.completion_tokens
+            self.work_tokens += counts.work_tokens
 
     def so_far(self) -> str:
         """The calls part of a status line while a command runs."""

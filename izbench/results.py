@@ -122,6 +122,11 @@ class CellResult:
     """Black-box calls the method asked for while optimising (served or made; test excluded)."""
     tokens: int = 0
     """Tokens this run spent on calls it made (prompt and completion)."""
+    blackbox_tokens: int | None = None
+    """Prompt and completion tokens of the black-box calls the method asked for while
+    optimising, served or made (the same on a warm rerun); None on a pool, whose lookups have none."""
+    computed_wall_s: float | None = None
+    """For a cell read back from the store: the wall time of the run that computed it."""
     cost: float = 0.0
     """Dollars this run spent on priced backends."""
     anytime: tuple[float, ...] = ()
@@ -132,7 +137,7 @@ class CellResult:
     def metrics(self) -> dict[str, float]:
         """The figures a regression check compares, by name (the store's ``metrics`` table)."""
         out = {"val_score": self.val_score, "test_score": self.test_score}
-        for name in ("blackbox_calls", "chance", "mean_test_score"):
+        for name in ("blackbox_calls", "blackbox_tokens", "chance", "mean_test_score"):
             value = getattr(self, name)
             if value is not None:
                 out[name] = float(value)

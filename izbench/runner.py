@@ -154,6 +154,7 @@ def tested(
     instructions, every candidate) is scored on test; the best's test predictions; and with
     ``anytime`` the test predictions of every earlier incumbent, by step (the anytime curve)."""
     blackbox_calls = context.blackbox_calls.requests
+    blackbox_tokens = None if context.blackbox_calls.lookups else context.blackbox_calls.work_tokens
     best, split, scorer = result.best, context.split, context.scorer
     test = scorer.score(best.instruction, split.test)
     incumbents = result.incumbents() if anytime else []
@@ -187,6 +188,7 @@ def tested(
         chance=sum(chance(e) for e in split.test) / len(split.test) if key.config["score"] == "choice" else None,
         comparison_hash=comparison_hash(key.config),
         blackbox_calls=blackbox_calls,
+        blackbox_tokens=blackbox_tokens,
         tokens=spent.tokens,
         cost=context.cell_calls.cost,
         anytime=curve,

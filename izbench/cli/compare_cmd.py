@@ -303,6 +303,9 @@ def _print_leaderboard(results: list[CellResult], verdicts: dict[str, bool], tas
         if out.area is not None and out.area.improvement:
             console.print(area_improvement_table(out).rich("anytime: P(area)"))
     console.print(leaderboard_table(part.board).rich("per task: raw test score (mean over seeds [95% interval])"))
+    from izbench.report.units import spend_table, spending
+
+    console.print(spend_table(spending(results)).rich("budget spent per cell, in every unit: median (min .. max)"))
     command = fill_command(stats.normalized, stats, tasks)
     if command:
         err_console.print(f"to resolve every pair (80% power): {command}", highlight=False, markup=False)

@@ -26,6 +26,7 @@ from izbench.report.plots import (
 from izbench.report.pools import PoolSummary
 from izbench.report.seeds import AGGREGATES, SeedStatistics
 from izbench.report.table import TextTable
+from izbench.report.units import SPEND_NOTE, spend_json, spend_table, spending
 
 
 def _fmt(value: float | None) -> str:
@@ -177,6 +178,7 @@ def section_markdown(section: Section, level: int = 2) -> str:
     ]
     if section.anytime is not None and section.anytime.methods:
         parts += anytime_markdown(section.anytime, h)
+    parts += [f"{h}# Budget spent, in every unit\n", SPEND_NOTE + "\n", spend_table(spending(section.cells)).markdown()]
     acquisition = by_method(section.cells)
     if acquisition:
         parts += [f"{h}# {ACQUISITION_TITLE}\n", ACQUISITION_NOTE + "\n", acquisition_table(acquisition).markdown()]
@@ -228,6 +230,10 @@ def _html_section(section: Section, images: dict[str, bytes], suffix: str) -> st
             f"{budget_table(out).html(f'budgets{suffix}')}{area_table(out).html(f'area{suffix}')}"
             f"{area_improvement_table(out).html(f'area-improvement{suffix}')}"
         )
+    headline += (
+        f"<h3>Budget spent, in every unit</h3><p>{esc(SPEND_NOTE)}</p>"
+        f"{spend_table(spending(section.cells)).html(f'spend{suffix}')}"
+    )
     acquisition = by_method(section.cells)
     bo = (
         f"<h3>{ACQUISITION_TITLE}</h3><p>{esc(ACQUISITION_NOTE)}</p>{acquisition_table(acquisition).html(f'acquisition{suffix}')}"
@@ -379,6 +385,7 @@ def write_report(sections: list[Section], out: Path, signal: list[dict[str, Any]
             record |= {"pools": [asdict(s) for s in part.pools], "regret": part.regret}
         if part.anytime is not None:
             record["anytime"] = part.anytime.as_dict()
+        record["spend"] = spend_json(spending(part.cells))
         records.append(record)
     (out / "leaderboard.md").write_text("\n".join(markdown) + signal_markdown(signal))
     (out / "index.html").write_text(_html_page("\n".join(pages) + signal_html(signal)))

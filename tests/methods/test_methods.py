@@ -43,6 +43,9 @@ def test_method_is_within_budget_and_replays(method: str, tmp_path: Path, tiny_s
     assert replayed.result is not None
     assert replayed.result.candidates == cell.result.candidates
     assert (replayed.val_score, replayed.test_score) == (cell.val_score, cell.test_score)
+    # Tokens as a budget unit: every call's, cached or made, so a replay spends the same.
+    assert cell.blackbox_tokens is not None and cell.blackbox_tokens > cell.blackbox_calls
+    assert replayed.blackbox_tokens == cell.blackbox_tokens and replayed.blackbox_calls == cell.blackbox_calls
     other, _ = _run(tiny_settings, tmp_path / "cache", method, seed=1)
     assert other.result is not None
     assert [c.instruction for c in other.result.candidates] != [c.instruction for c in cell.result.candidates]

@@ -13,6 +13,7 @@ from izbench.pool.build import build_pools
 from izbench.pool.cells import run_pool_cell
 from izbench.pool.data import PoolData, PoolParams
 from izbench.profiles import get_profile
+from izbench.report.units import cell_spend, spend_table, spending
 from izbench.runner import run_cell
 from izbench.runtime import Runtime
 from izbench.settings import Settings
@@ -162,6 +163,24 @@ def test_a_budget_in_example_evaluations_buys_whole_validation_sets_or_single_pu
     by_distinct = run_pool_cell(pools[0], "triple", 1, SMOKE)
     assert by_distinct.result is not None
     assert sum(c.examples for c in by_distinct.result.candidates) == SMOKE.budget * PARAMS.n_validation
+
+
+def test_the_budget_in_every_unit_survives_the_store(built: tuple[Settings, list[PoolData]], tmp_path: Path) -> None:
+    """The spend table's units for pool cells read back from a store: example evaluations are the
+    validation examples of each distinct instruction (TRIPLE: its pulls), a pool has no tokens,
+    and the wall time is the computing run's."""
+    _, pools = built
+    with ResultStore.open(tmp_path / "s.duckdb") as store:
+        fresh = [run_pool_cell(pools[0], m, 0, SMOKE, store) for m in ("uniform", "triple")]
+        loaded = [store.load_cell(c.run_id) for c in fresh]
+    spend = spending(loaded)
+    uniform, triple = spend["uniform"], spend["triple"]
+    assert uniform["example_evals"] is not None and uniform["distinct"] is not None
+    assert uniform["example_evals"].median == uniform["distinct"].median * PARAMS.n_validation
+    assert triple["example_evals"] is not None and triple["example_evals"].median == SMOKE.budget * PARAMS.n_validation
+    assert uniform["blackbox_tokens"] is None and uniform["blackbox_calls"] is not None
+    assert [cell_spend(c)["wall_s"] for c in loaded] == [c.wall_s for c in fresh]
+    assert "(instruction, example) evals" in spend_table(spend).markdown()
 
 
 def test_a_pool_cells_anytime_curve_is_its_incumbents_test_scores_and_survives_the_store(
