@@ -236,7 +236,7 @@ def _compare_on_pools(
         config = pool_cell_config(next(iter(pools.values())), profile)
         verdicts = store.signal_verdicts(signal_setup(config))
         summaries = pool_summaries(store, config["domain"]["setup"])
-    _print_leaderboard(results, verdicts, tasks + " --domain pool")
+    _print_leaderboard(results, verdicts, tasks + " --domain pool", {p.task: p.oracle for p in summaries})
     console.print(regret_table(regrets(results, summaries)).rich("regret against each pool's best instruction"))
     err_console.print(f"store: {settings.store}", highlight=False, markup=False)
 
@@ -278,7 +278,9 @@ def _pools_for(store: ResultStore, specs: list[TaskSpec], setup: str | None) -> 
     return [(s, by_setup[covering[0]][s.key]) for s in specs]
 
 
-def _print_leaderboard(results: list[CellResult], verdicts: dict[str, bool], tasks: str) -> None:
+def _print_leaderboard(
+    results: list[CellResult], verdicts: dict[str, bool], tasks: str, oracle: dict[str, float] | None = None
+) -> None:
     """The seed-level headline (normalized aggregates over runs), what it rests on, the
     probabilities of improvement, the per-task raw scores, and the command that runs the seeds
     the comparison would need to resolve its closest pair."""
@@ -286,7 +288,7 @@ def _print_leaderboard(results: list[CellResult], verdicts: dict[str, bool], tas
     from izbench.report.render import headline_table, improvement_table, leaderboard_table, seed_notes
     from izbench.report.seeds import fill_command
 
-    part = section("comparison", "", results, verdicts)
+    part = section("comparison", "", results, verdicts, oracle)
     stats = part.stats
     if stats.aggregates:
         console.print(headline_table(stats).rich("normalized test score over runs (task x seed) [95% interval]"))

@@ -149,6 +149,10 @@ class Method(ABC):
     """``budget_free`` on a pool's domain: true unless the budget shapes the plan even among
     fixed points (TRIPLE's phases are cut from the whole budget; ZOPO explores locally only
     while ``NEIGHBORS`` evaluations are left)."""
+    anytime: bool = True
+    """Whether its candidates, in the order recorded, are its answers over time (an incumbent
+    after each). False for best-arm identification (TRIPLE), whose answer exists only once its
+    budget is spent: no anytime curve, only its final score."""
     on_domain: bool = False
     """Whether it can choose among a finite domain's points (``MethodContext.domain``) instead of
     writing instructions of its own: what a pool cell needs."""

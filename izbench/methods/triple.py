@@ -153,6 +153,7 @@ class Triple(Method):
     name = "triple"
     version = 1
     pool_budget_free = False
+    anytime = False
     on_domain = True
 
     def optimize(self, context: MethodContext, budget: int, rng: random.Random) -> MethodResult:

@@ -129,11 +129,17 @@ class Section:
         return regrets(self.cells, self.pools) if self.pools else {}
 
 
-def section(title: str, comparison: str, cells: list[CellResult], verdicts: dict[str, bool] | None = None) -> Section:
+def section(
+    title: str,
+    comparison: str,
+    cells: list[CellResult],
+    verdicts: dict[str, bool] | None = None,
+    oracle: dict[str, float] | None = None,
+) -> Section:
     """One configuration's leaderboard and seed-level statistics (``verdicts``: the stored signal
-    check of its set-up, per task)."""
+    check of its set-up, per task; ``oracle``: for cells on pools, each task's best test score)."""
     statistics_ = seed_statistics(normalize(cells, verdicts))
-    return Section(title, comparison, cells, build_leaderboard(cells), statistics_, anytime=anytime(cells))
+    return Section(title, comparison, cells, build_leaderboard(cells), statistics_, anytime=anytime(cells, oracle))
 
 
 def sections(store: ResultStore) -> list[Section]:

@@ -62,6 +62,17 @@ def budget_free(method: str, on_pool: bool) -> bool:
         return False
 
 
+def has_curve(method: str) -> bool:
+    """Whether the method's recorded candidates are answers over time (``Method.anytime``)."""
+    from izbench.errors import ConfigError
+    from izbench.methods import get_method
+
+    try:
+        return get_method(method).anytime
+    except ConfigError:  # a method this checkout no longer has: its stored curve stands
+        return True
+
+
 def padded(curve: Sequence[float], length: int) -> list[float]:
     """A curve carried to ``length`` points: a run that stopped proposing keeps its answer."""
     return [*curve, *([curve[-1]] * (length - len(curve)))]
@@ -126,6 +137,9 @@ def anytime(
     out = Anytime([], normalized.tasks, normalized.seeds, 0)
     for method in normalized.methods:
         runs = [largest.get((method, t, s)) for s in normalized.seeds for t in normalized.tasks]
+        if not has_curve(method):
+            out.skipped[method] = "its answer exists only once its budget is spent (best-arm identification)"
+            continue
         if any(r is None or not r.anytime for r in runs):
             out.skipped[method] = "some runs have no anytime curve (a live cell run without --anytime)"
             continue

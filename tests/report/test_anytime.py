@@ -112,5 +112,17 @@ def test_cells_without_curves_are_named_not_drawn() -> None:
     assert out is not None and out.methods == ["uniform"] and "instructzero" in out.skipped
 
 
+def test_on_a_pool_triple_and_zopo_are_read_per_budget_and_triple_has_no_curve() -> None:
+    cells = [c for c in grid() if c.method != "instructzero"]
+    for name in ("triple", "zopo"):
+        cells += [cell(name, c.task, c.seed, [0.5, 0.5, 0.7, 0.9]) for c in cells if c.method == "uniform"]
+    out = anytime(cells, oracle={"a": 1.2, "b": 1.2}, budgets=(2, 4))
+    assert out is not None and out.methods == ["uniform", "zopo"] and "triple" in out.skipped
+    assert out.free == {"uniform": True, "zopo": False}
+    assert out.budgets["zopo"][2] is None and out.budgets["zopo"][4] is not None
+    live = anytime(cells, budgets=(2, 4))
+    assert live is not None and live.free["zopo"]  # live it declares itself budget-free
+
+
 def test_padded_keeps_the_answer() -> None:
     assert padded([1.0, 2.0], 4) == [1.0, 2.0, 2.0, 2.0]
