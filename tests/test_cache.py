@@ -89,11 +89,12 @@ def test_second_identical_call_is_a_hit(local_backend: LocalBackend, cache: Resp
     assert stats.tokens == first.prompt_tokens + first.completion_tokens
     assert second.cached and not first.cached
     assert second.text == first.text
-    assert stats.since(before) == (1, 0, 0, 0)  # the hit, and no tokens spent on it
+    work = first.prompt_tokens + first.completion_tokens  # a hit costs its tokens as work, not as spend
+    assert stats.since(before) == (1, 0, 0, 0, work)  # the hit, and no tokens spent on it
     elsewhere = CallStats()
     elsewhere.add(stats.counts())
     elsewhere.add(stats.since(before))
-    assert elsewhere.counts() == (2, 1, first.prompt_tokens, first.completion_tokens)
+    assert elsewhere.counts() == (2, 1, first.prompt_tokens, first.completion_tokens, 3 * work)
 
 
 def test_duplicates_in_a_batch_are_sent_once(local_backend: LocalBackend, cache: ResponseCache) -> None:

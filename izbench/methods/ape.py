@@ -75,14 +75,15 @@ class APE(Method):
         forward = InstructionGenerator(base.client, template=template, max_new_tokens=50, protocol=base.protocol)
         tracker = Tracker(context)
         fraction = context.params.resample_fraction
-        stage_one = max(1, round(budget * (1 - fraction)))
+        plan = tracker.instructions(budget)  # stage one is planned in instructions, whatever the unit
+        stage_one = max(1, round(plan * (1 - fraction)))
         demo_set = shared_sets(stage_one) if self.version >= 2 else fresh_set
         seed = rng.randrange(2**31)
         proposals: list[str] = []
         pool: dict[str, None] = {}
         # In evaluations, stage one is ``stage_one`` samples, repeats included (upstream's 3 x 30).
         evaluations = context.params.budget_unit is BudgetUnit.EVALUATIONS
-        while (len(proposals) if evaluations else len(pool)) < stage_one and len(proposals) < 3 * budget:
+        while (len(proposals) if evaluations else len(pool)) < stage_one and len(proposals) < 3 * plan:
             n = stage_one - (len(proposals) if evaluations else len(pool))
             texts = write_from_demos(forward, context, seed, len(proposals), n, demo_set)
             proposals += texts
@@ -127,12 +128,13 @@ class APE(Method):
         run's seed draws, then scored (fully or by halving). A domain holds no variations, so the
         resampling stage is left out."""
         tracker = Tracker(context)
+        plan = tracker.instructions(budget)
         order = rng.sample(range(domain.n_ape), domain.n_ape)
         proposals: list[str] = []
         pool: dict[str, None] = {}
         taken = 0
-        while len(pool) < budget and len(proposals) < 3 * budget and taken < len(order):
-            chosen = order[taken : taken + budget - len(pool)]
+        while len(pool) < plan and len(proposals) < 3 * plan and taken < len(order):
+            chosen = order[taken : taken + plan - len(pool)]
             taken += len(chosen)
             texts = domain.write_ape(chosen)
             proposals += texts

@@ -43,7 +43,8 @@ class Tracker:
         return self.result.distinct
 
     def instructions(self, budget: int) -> int:
-        """``budget`` in instructions scored on the whole validation set."""
+        """``budget`` in instructions scored on the whole validation set: what a method that
+        plans up front (APE's stage one, Uniform's pool for halving) plans for."""
         if self.context.params.budget_unit is BudgetUnit.EXAMPLE_EVALS:
             return math.ceil(budget / max(1, len(self.context.split.validation)))
         return budget

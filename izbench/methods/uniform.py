@@ -41,7 +41,7 @@ class Uniform(Method):
         gen = torch.Generator().manual_seed(rng.randrange(2**31))
         batch = context.params.n_per_iter
         if context.params.select == "halving":
-            self._halving(writer, tracker, gen, budget, batch, self.pipeline)
+            self._halving(writer, tracker, gen, tracker.instructions(budget), batch, self.pipeline)
             return tracker.result
         while tracker.open(budget):
             n = min(batch, tracker.left(budget))
@@ -76,9 +76,10 @@ class Uniform(Method):
         tracker = Tracker(context)
         order = rng.sample(range(len(domain.soft)), len(domain.soft))
         if context.params.select == "halving":
+            plan = tracker.instructions(budget)
             pool: dict[str, tuple[float, ...]] = {}
-            for point, text in zip(order[: 3 * budget], domain.write_soft(order[: 3 * budget]), strict=True):
-                if len(pool) < budget:
+            for point, text in zip(order[: 3 * plan], domain.write_soft(order[: 3 * plan]), strict=True):
+                if len(pool) < plan:
                     pool.setdefault(text, z_tuple(domain.soft[point]))
             successive_halving(tracker, list(pool), list(pool.values()))
             return tracker.result

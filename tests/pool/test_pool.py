@@ -158,6 +158,8 @@ def test_a_budget_in_example_evaluations_buys_whole_validation_sets_or_single_pu
     whole = run_pool_cell(pools[0], "uniform", 1, unit)
     assert whole.result is not None and whole.distinct == 3
     assert sum(c.examples for c in whole.result.candidates if c.new) == 12
+    planned = run_pool_cell(pools[0], "ape", 1, unit)  # APE plans its proposals in instructions
+    assert planned.result is not None and planned.distinct <= 3
     pulls = run_pool_cell(pools[0], "triple", 1, unit)
     assert pulls.result is not None and sum(c.examples for c in pulls.result.candidates) == 10
     by_distinct = run_pool_cell(pools[0], "triple", 1, SMOKE)
