@@ -85,8 +85,13 @@ class BudgetUnit(StrEnum):
     the unit the papers' budgets are in (InstructZero 25 + 5 x 25, APE 3 x 30, ...)."""
     EXAMPLE_EVALS = "example-evals"
     """(instruction, example) evaluations: each instruction costs the validation examples it was
-    scored on (all of them, or the prefixes halving reached; TRIPLE's single pulls). TRIPLE's and
-    CAPO's unit, and the black box's work on a task whatever a method's selection."""
+    scored on (all of them, or the prefixes halving reached; TRIPLE's single pulls; CAPO's races
+    and GEPA's minibatches). TRIPLE's and GEPA's unit (metric calls), and the black box's work on
+    a task whatever a method's selection."""
+    TOKENS = "tokens"
+    """Prompt and completion tokens of the black-box calls a method asks for while optimising
+    (scoring and black-box writing, served or made, so a warm rerun spends the same): what an
+    API bills, CAPO's unit. A batch started with budget left may end past it."""
 
 
 class Writer(StrEnum):

@@ -70,7 +70,8 @@ class MethodSettings(BaseModel):
     (``optimize_instructions.py:682-687``); a 135M black box's scores sit below 0.3 on most tasks,
     so the default is 0.0. Never applied to likelihood scores (nats, not a share)."""
     population: int = Field(default=10, ge=2)
-    """EvoPrompt: population size (the paper's 10)."""
+    """EvoPrompt, CAPO: population size (EvoPrompt's paper: 10; CAPO keeps as many as it was
+    given initial prompts, and izbench writes this many)."""
     instinct_n_init: int = Field(default=40, ge=1)
     """INSTINCT: soft prompts scored before the first NeuralUCB step (the paper's 40)."""
     instinct_domain: int = Field(default=10000, ge=2)
@@ -85,16 +86,33 @@ class MethodSettings(BaseModel):
     """INSTINCT: NeuralUCB regulariser (the paper's 0.1)."""
     zopo_n_init: int = Field(default=40, ge=1)
     """ZOPO: random instructions scored before the first gradient step (the paper's 40 of 165)."""
+    capo_crossovers: int = Field(default=4, ge=1)
+    """CAPO: children per step (upstream's ``crossovers_per_iter``, 4)."""
+    capo_upper_shots: int = Field(default=5, ge=0)
+    """CAPO: few-shot examples a prompt may carry (upstream's ``upper_shots``, 5)."""
+    capo_blocks: int = Field(default=10, ge=1)
+    """CAPO: blocks the validation set is raced in, at most (upstream's ``max_n_blocks_eval``, 10)."""
+    capo_alpha: float = Field(default=0.2, gt=0.0, lt=1.0)
+    """CAPO: significance of the racing's paired t-test (upstream's 0.2)."""
+    capo_length_penalty: float = Field(default=0.05, ge=0.0)
+    """CAPO: score lost per prompt length relative to the first population's longest (upstream's 0.05)."""
+    gepa_minibatch: int = Field(default=3, ge=1)
+    """GEPA: demos each reflection reads and each proposal is first tried on (upstream's 3)."""
 
 
 OWNED: dict[str, frozenset[str]] = {
-    "writer": frozenset({"opro", "evoprompt-ga"}),
+    "writer": frozenset({"opro", "evoprompt-ga", "capo", "gepa"}),
     "opro_per_step": frozenset({"opro"}),
     "opro_exemplars": frozenset({"opro"}),
     "opro_shown": frozenset({"opro"}),
     "opro_threshold": frozenset({"opro"}),
-    "population": frozenset({"evoprompt-ga"}),
+    "population": frozenset({"evoprompt-ga", "capo"}),
     "zopo_n_init": frozenset({"zopo"}),
+    **{
+        name: frozenset({"capo"})
+        for name in ("capo_crossovers", "capo_upper_shots", "capo_blocks", "capo_alpha", "capo_length_penalty")
+    },
+    "gepa_minibatch": frozenset({"gepa"}),
     **{
         name: frozenset({"instinct", "presto"})
         for name in (
@@ -191,6 +209,7 @@ PROFILES: dict[str, Profile] = {
                 "population": 2,
                 "instinct_n_init": 2,
                 "zopo_n_init": 2,
+                "capo_crossovers": 1,
                 "instinct_domain": 16,
                 "instinct_pool": 16,
                 "instinct_train_steps": 100,

@@ -60,6 +60,15 @@ class MethodResult:
     """Everything a method did: all candidates in order, and the best by validation score."""
 
     candidates: list[Candidate] = field(default_factory=list)
+    off_validation: dict[str, int] = field(default_factory=dict)
+    """(instruction, example) evaluations made off the validation set, by instruction (GEPA's
+    minibatches of demos): black-box work the candidates do not show."""
+
+    @property
+    def tried(self) -> int:
+        """Distinct instructions scored anywhere: the candidates' and those scored only off
+        validation (GEPA's rejected children)."""
+        return len(set(self.off_validation) | {c.instruction for c in self.candidates})
 
     @property
     def best(self) -> Candidate:
@@ -125,6 +134,12 @@ class CellResult:
     blackbox_tokens: int | None = None
     """Prompt and completion tokens of the black-box calls the method asked for while
     optimising, served or made (the same on a warm rerun); None on a pool, whose lookups have none."""
+    off_validation_evals: int | None = None
+    """(instruction, example) evaluations off the validation set (``MethodResult.off_validation``);
+    None for methods that make none."""
+    tried: int | None = None
+    """Distinct instructions scored anywhere (``MethodResult.tried``), where off-validation
+    evaluations make it differ from ``distinct``."""
     computed_wall_s: float | None = None
     """For a cell read back from the store: the wall time of the run that computed it."""
     cost: float = 0.0
@@ -137,7 +152,7 @@ class CellResult:
     def metrics(self) -> dict[str, float]:
         """The figures a regression check compares, by name (the store's ``metrics`` table)."""
         out = {"val_score": self.val_score, "test_score": self.test_score}
-        for name in ("blackbox_calls", "blackbox_tokens", "chance", "mean_test_score"):
+        for name in ("blackbox_calls", "blackbox_tokens", "chance", "mean_test_score", "off_validation_evals", "tried"):
             value = getattr(self, name)
             if value is not None:
                 out[name] = float(value)

@@ -189,6 +189,8 @@ def tested(
         comparison_hash=comparison_hash(key.config),
         blackbox_calls=blackbox_calls,
         blackbox_tokens=blackbox_tokens,
+        off_validation_evals=sum(result.off_validation.values()) if result.off_validation else None,
+        tried=result.tried if result.off_validation else None,
         tokens=spent.tokens,
         cost=context.cell_calls.cost,
         anytime=curve,

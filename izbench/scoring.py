@@ -60,6 +60,8 @@ class InstructionScorer(Protocol):
 
     def score(self, instruction: str, examples: Sequence[Example]) -> Scored: ...
 
+    def answered(self, instruction: str, examples: Sequence[Example]) -> list[tuple[str, float]]: ...
+
 
 class Scorer:
     """Scores instructions on examples through the black box, by one of three score functions.
@@ -177,3 +179,9 @@ class Scorer:
 
     def score(self, instruction: str, examples: Sequence[Example]) -> Scored:
         return self.score_many([instruction], examples)[0]
+
+    def answered(self, instruction: str, examples: Sequence[Example]) -> list[tuple[str, float]]:
+        """The black box's greedy answers and the task metric's score of each, whatever the
+        score function: the execution traces a reflective method (GEPA) reads. Under
+        ``generate`` these are the scoring requests themselves, so the cache serves them once."""
+        return self._generate([instruction], examples)

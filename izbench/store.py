@@ -494,6 +494,8 @@ class ResultStore:
             comparison_hash=comparison_hash(json.loads(run["config_json"])),
             blackbox_calls=int(metrics["blackbox_calls"]) if "blackbox_calls" in metrics else None,
             blackbox_tokens=int(metrics["blackbox_tokens"]) if "blackbox_tokens" in metrics else None,
+            off_validation_evals=int(metrics["off_validation_evals"]) if "off_validation_evals" in metrics else None,
+            tried=int(metrics["tried"]) if "tried" in metrics else None,
             computed_wall_s=run["wall_s"],
             anytime=_anytime(
                 result, {k: Scored("", (), tuple(v)).mean for k, v in incumbent_scores.items()}, run["test_score"]

@@ -53,8 +53,9 @@ BudgetUnitOption = Annotated[
     BudgetUnit | None,
     typer.Option(
         help="What --budget counts: distinct instructions (fair across methods), evaluations "
-        "(proposals, repeats included: the papers' unit) or example-evals ((instruction, example) "
-        "evaluations: TRIPLE's and CAPO's unit)."
+        "(proposals, repeats included: the papers' unit), example-evals ((instruction, example) "
+        "evaluations: TRIPLE's and GEPA's unit) or tokens (black-box prompt and completion tokens: "
+        "CAPO's unit, what an API bills)."
     ),
 ]
 SelectOption = Annotated[

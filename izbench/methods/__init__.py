@@ -5,7 +5,9 @@ from __future__ import annotations
 from izbench.errors import ConfigError
 from izbench.methods import (  # noqa: F401
     ape,
+    capo,
     evoprompt,
+    gepa,
     instinct,
     instructzero,
     opro,

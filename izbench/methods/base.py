@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from izbench.choices import BudgetUnit
 from izbench.context import MethodContext
+from izbench.errors import ConfigError
 from izbench.results import Candidate, MethodResult, Scored
 
 __all__ = ["METHODS", "METHOD_PATH_VERSION", "Method", "MethodContext", "Tracker", "register"]
@@ -22,6 +23,10 @@ class Tracker:
         self.context = context
         self.result = MethodResult()
         self._seen: dict[str, Scored] = {}
+        self.charged = 0
+        """Evaluations made off the validation set (``charge``)."""
+        self._tried: set[str] = set()
+        self._off_proposals = 0
 
     @property
     def distinct(self) -> int:
@@ -29,36 +34,78 @@ class Tracker:
 
     @property
     def spent(self) -> int:
-        """The budget used, in the cell's unit: distinct instructions, every proposal, or
+        """The budget used, in the cell's unit: distinct instructions, every proposal,
         (instruction, example) evaluations (each instruction's most examples: halving's prefixes
-        grow, so that is how many it was scored on)."""
+        grow, so that is how many it was scored on), or black-box tokens."""
         unit = self.context.params.budget_unit
         if unit is BudgetUnit.EVALUATIONS:
-            return self.result.proposals
+            return self.result.proposals + self._off_proposals
         if unit is BudgetUnit.EXAMPLE_EVALS:
             most: dict[str, int] = {}
             for c in self.result.candidates:
                 most[c.instruction] = max(most.get(c.instruction, 0), c.examples)
-            return sum(most.values())
+            return sum(most.values()) + self.charged
+        if unit is BudgetUnit.TOKENS:
+            if self.context.blackbox_calls.lookups:
+                raise ConfigError("a pool's lookups carry no tokens: use --budget-unit example-evals on a pool")
+            return self.context.blackbox_calls.work_tokens
+        if self._tried:
+            return len(self._tried | {c.instruction for c in self.result.candidates})
         return self.result.distinct
+
+    def charge(self, instruction: str, examples: int, proposed: bool = False) -> None:
+        """Count evaluations of ``instruction`` on ``examples`` examples off the validation set
+        (GEPA's minibatches of demos): they cost the black box as much as any other, and an
+        instruction scored only there (a rejected proposal, ``proposed``) is still one the
+        method tried, in every unit."""
+        self.charged += examples
+        self._tried.add(instruction)
+        self._off_proposals += proposed
+        off = self.result.off_validation
+        off[instruction] = off.get(instruction, 0) + examples
+
+    def _per_instruction(self) -> int | None:
+        """Tokens spent per distinct instruction so far (None before the first)."""
+        if not self.result.distinct:
+            return None
+        return max(1, self.spent // self.result.distinct)
 
     def instructions(self, budget: int) -> int:
         """``budget`` in instructions scored on the whole validation set: what a method that
-        plans up front (APE's stage one, Uniform's pool for halving) plans for."""
-        if self.context.params.budget_unit is BudgetUnit.EXAMPLE_EVALS:
+        plans up front (APE's stage one, Uniform's pool for halving) plans for. In tokens only
+        once some are spent (their rate per instruction); before, a plan cannot be made."""
+        unit = self.context.params.budget_unit
+        if unit is BudgetUnit.EXAMPLE_EVALS:
             return math.ceil(budget / max(1, len(self.context.split.validation)))
+        if unit is BudgetUnit.TOKENS:
+            per = self._per_instruction()
+            if per is None:
+                raise ConfigError(
+                    "this method plans its instructions before it spends a token, so --budget-unit tokens "
+                    "cannot size its plan; match it on example-evals, or use a method that proposes as it goes"
+                )
+            return math.ceil(budget / per)
         return budget
 
     def left(self, budget: int) -> int:
         """How many more instructions ``budget`` allows (in example evaluations: whole
-        validation sets, the last one rounded up)."""
+        validation sets, the last one rounded up; in tokens: at the rate spent so far, one
+        before any is known)."""
         remaining = max(0, budget - self.spent)
-        return self.instructions(remaining) if remaining else 0
+        if not remaining:
+            return 0
+        if self.context.params.budget_unit is BudgetUnit.TOKENS and self._per_instruction() is None:
+            return 1
+        return self.instructions(remaining)
 
     def open(self, budget: int) -> bool:
         """Whether a method may propose more: budget left, and fewer than 3 proposals per
         instruction it allows (a writer that keeps repeating itself must stop somewhere)."""
-        return self.spent < budget and self.result.proposals < 3 * self.instructions(budget)
+        if self.spent >= budget:
+            return False
+        if self.context.params.budget_unit is BudgetUnit.TOKENS and self._per_instruction() is None:
+            return self.result.proposals < 3
+        return self.result.proposals < 3 * self.instructions(budget)
 
     def add(
         self,

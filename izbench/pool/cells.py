@@ -60,6 +60,15 @@ class PoolScorer:
         self.tally.look_up(len(examples))
         return Scored(instruction, tuple(predictions), tuple(scores))
 
+    def answered(self, instruction: str, examples: Sequence[Example]) -> list[tuple[str, float]]:
+        """A pool's predictions are the black box's answers only under ``generate``."""
+        if self.score_function != "generate":
+            raise ConfigError(
+                f"a {self.score_function} pool holds no answers of the black box; build one with --score generate"
+            )
+        scored = self.score(instruction, examples)
+        return list(zip(scored.predictions, scored.scores, strict=True))
+
 
 class NoModel:
     """The backend of a pool cell's writers: a method on a pool that asks a model for anything

@@ -29,7 +29,7 @@ HEADERS = {
 
 def example_evals(cell: CellResult) -> int | None:
     """(instruction, example) evaluations on validation: each instruction's most examples (the
-    ``Tracker``'s count); None for a cell stored without its candidates' examples."""
+    ``Tracker``'s count, to which a method's off-validation evaluations are added); None for a cell stored without its candidates' examples."""
     if cell.result is None or not cell.result.candidates:
         return None
     most: dict[str, int] = {}
@@ -42,13 +42,18 @@ def cell_spend(cell: CellResult) -> dict[str, float | None]:
     """One cell's spend in every unit (None: not recorded for it)."""
     wall = cell.computed_wall_s if cell.reused else cell.wall_s
     return {
-        "distinct": float(cell.distinct),
+        "distinct": float(cell.tried if cell.tried is not None else cell.distinct),
         "proposals": float(cell.proposals),
-        "example_evals": _float(example_evals(cell)),
+        "example_evals": _float(_plus(example_evals(cell), cell.off_validation_evals)),
         "blackbox_calls": _float(cell.blackbox_calls),
         "blackbox_tokens": _float(cell.blackbox_tokens),
         "wall_s": wall,
     }
+
+
+def _plus(on_validation: int | None, off: int | None) -> int | None:
+    """Evaluations on validation plus those off it (GEPA's minibatches)."""
+    return on_validation if not off else (on_validation or 0) + off
 
 
 def _float(value: int | None) -> float | None:
