@@ -29,7 +29,8 @@ HEADERS = {
 
 def example_evals(cell: CellResult) -> int | None:
     """(instruction, example) evaluations on validation: each instruction's most examples (the
-    ``Tracker``'s count, to which a method's off-validation evaluations are added); None for a cell stored without its candidates' examples."""
+    ``Tracker``'s count, to which ``cell_spend`` adds off-validation ones); None for a cell
+    stored without its candidates' examples."""
     if cell.result is None or not cell.result.candidates:
         return None
     most: dict[str, int] = {}
