@@ -23,9 +23,6 @@ class Tracker:
         self.context = context
         self.result = MethodResult()
         self._seen: dict[str, Scored] = {}
-        self.charged = 0
-        """Evaluations made off the validation set (``charge``)."""
-        self._tried: set[str] = set()
         self._off_proposals = 0
 
     @property
@@ -44,13 +41,13 @@ class Tracker:
             most: dict[str, int] = {}
             for c in self.result.candidates:
                 most[c.instruction] = max(most.get(c.instruction, 0), c.examples)
-            return sum(most.values()) + self.charged
+            return sum(most.values()) + sum(self.result.off_validation.values())
         if unit is BudgetUnit.TOKENS:
             if self.context.blackbox_calls.lookups:
                 raise ConfigError("a pool's lookups carry no tokens: use --budget-unit example-evals on a pool")
             return self.context.blackbox_calls.work_tokens
-        if self._tried:
-            return len(self._tried | {c.instruction for c in self.result.candidates})
+        if self.result.off_validation:
+            return self.result.tried
         return self.result.distinct
 
     def charge(self, instruction: str, examples: int, proposed: bool = False) -> None:
@@ -58,8 +55,6 @@ class Tracker:
         (GEPA's minibatches of demos): they cost the black box as much as any other, and an
         instruction scored only there (a rejected proposal, ``proposed``) is still one the
         method tried, in every unit."""
-        self.charged += examples
-        self._tried.add(instruction)
         self._off_proposals += proposed
         off = self.result.off_validation
         off[instruction] = off.get(instruction, 0) + examples
