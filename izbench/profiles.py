@@ -92,6 +92,8 @@ class MethodSettings(BaseModel):
     """CAPO: few-shot examples a prompt may carry (upstream's ``upper_shots``, 5)."""
     capo_blocks: int = Field(default=10, ge=1)
     """CAPO: blocks the validation set is raced in, at most (upstream's ``max_n_blocks_eval``, 10)."""
+    capo_block_floor: int = Field(default=5, ge=1)
+    """CAPO: fewest validation examples in a block (izbench's; upstream's blocks are 30 rows)."""
     capo_alpha: float = Field(default=0.2, gt=0.0, lt=1.0)
     """CAPO: significance of the racing's paired t-test (upstream's 0.2)."""
     capo_length_penalty: float = Field(default=0.05, ge=0.0)
@@ -110,7 +112,14 @@ OWNED: dict[str, frozenset[str]] = {
     "zopo_n_init": frozenset({"zopo"}),
     **{
         name: frozenset({"capo"})
-        for name in ("capo_crossovers", "capo_upper_shots", "capo_blocks", "capo_alpha", "capo_length_penalty")
+        for name in (
+            "capo_crossovers",
+            "capo_upper_shots",
+            "capo_blocks",
+            "capo_block_floor",
+            "capo_alpha",
+            "capo_length_penalty",
+        )
     },
     "gepa_minibatch": frozenset({"gepa"}),
     **{

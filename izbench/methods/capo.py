@@ -30,7 +30,9 @@ only; ``<task_desc>`` is left empty, as upstream does without one); lengths in w
 (upstream's count when the downstream model has no tokenizer; izbench's methods never see the
 black box's tokenizer); no downstream reasoning in the shots (``create_fs_reasoning``: on
 direct-answer tasks a correct answer's trace is the answer itself); blocks are
-``ceil(n_validation / capo_blocks)`` examples, not 30 (izbench's validation sets hold 10 to 20);
+``ceil(n_validation / capo_blocks)`` examples but at least ``capo_block_floor`` (5), not 30
+(izbench's validation sets hold 10 to 20; version 1 had no floor, and its race decided on 2 or 3
+one-example blocks, where a constant difference over two pairs is significant);
 the answer is the best mean among candidates that raced furthest (izbench's rule for every
 method), where upstream ranks the final population by each one's mean over its own blocks.
 """
@@ -123,13 +125,14 @@ def draw_shots(rng: random.Random, pool: list[Example], n: int) -> tuple[str, ..
 
 class CAPO(Method):
     name = "capo"
-    version = 1
+    version = 2
+    """2: blocks hold at least ``capo_block_floor`` examples."""
 
     def optimize(self, context: MethodContext, budget: int, rng: random.Random) -> MethodResult:
         params = context.params
         tracker = Tracker(context)
         validation = context.split.validation
-        block = max(1, math.ceil(len(validation) / params.capo_blocks))
+        block = block_size(len(validation), params.capo_blocks, params.capo_block_floor)
         seed = rng.randrange(2**31)
         size = max(2, min(params.population, budget))
         forward = writer(context, max_new_tokens=50, template=APE_TEMPLATE)
@@ -186,6 +189,12 @@ class CAPO(Method):
                 mutated.append(Prompt(from_tag(text), tuple(shots)))
             population = racing.race(population + mutated, size)
         return tracker.result
+
+
+def block_size(n_validation: int, blocks: int, floor: int) -> int:
+    """Examples per racing block: the validation set in ``blocks`` parts, none smaller than
+    ``floor`` (nor than the whole set), so the first t-test reads ``floor`` pairs, not one."""
+    return max(1, min(n_validation, max(floor, math.ceil(n_validation / blocks))))
 
 
 class Racing:

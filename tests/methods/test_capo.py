@@ -8,7 +8,7 @@ from types import SimpleNamespace
 from izbench.cache import CallStats
 from izbench.context import MethodContext
 from izbench.methods.base import Tracker
-from izbench.methods.capo import CROSSOVER_TEMPLATE, Prompt, Racing, better, from_tag, length, shot
+from izbench.methods.capo import CROSSOVER_TEMPLATE, Prompt, Racing, better, block_size, from_tag, length, shot
 from izbench.profiles import MethodSettings
 from izbench.results import Scored
 from izbench.tasks.types import Example
@@ -52,7 +52,9 @@ class Scripted:
         ]
 
 
-def _racing(worth: dict[str, float], n_validation: int = 10, penalty: float = 0.05) -> tuple[Racing, Scripted]:
+def _racing(
+    worth: dict[str, float], n_validation: int = 10, penalty: float = 0.05, block: int = 1
+) -> tuple[Racing, Scripted]:
     scorer = Scripted(worth)
     examples = tuple(Example(input=str(k), answers=("y",)) for k in range(n_validation))
     context = MethodContext(
@@ -60,7 +62,7 @@ def _racing(worth: dict[str, float], n_validation: int = 10, penalty: float = 0.
         blackbox_generator=None, annotations=(), seed=0,  # type: ignore[arg-type]
         params=MethodSettings(capo_length_penalty=penalty), blackbox_calls=CallStats(),
     )  # fmt: skip
-    return Racing(Tracker(context), block=1, longest=2.0), scorer
+    return Racing(Tracker(context), block=block, longest=2.0), scorer
 
 
 def test_racing_drops_what_the_population_beats_early_and_keeps_the_best() -> None:
@@ -87,3 +89,16 @@ def test_the_length_penalty_decides_between_equal_scores() -> None:
     racing, _ = _racing(worth, penalty=1.0)
     kept = racing.race([Prompt(p) for p in worth], keep=1)
     assert [p.instruction for p in kept] == ["short"]
+
+
+def test_blocks_have_a_floor_so_the_first_test_reads_several_pairs() -> None:
+    # Version 1 raced 10-example validation sets in one-example blocks and decided on 2 or 3.
+    assert block_size(10, 10, 5) == 5  # the default profile: two blocks of five
+    assert block_size(20, 10, 5) == 5  # the paper profile: four
+    assert block_size(300, 10, 5) == 30  # upstream's scale: its 30-row blocks
+    assert block_size(4, 10, 5) == 4  # smaller than the floor: one block, the whole set
+    worth = {"good a": 0.9, "good b": 0.8, "bad c": 0.1, "bad d": 0.0}
+    racing, scorer = _racing(worth, block=block_size(10, 10, 5))
+    racing.race([Prompt(p) for p in worth], keep=2)
+    assert min(c.examples for c in racing.tracker.result.candidates) == 5
+    assert scorer.evaluations == sum(c.examples for c in racing.tracker.result.candidates)
