@@ -49,6 +49,12 @@ class Candidate:
     calls: int | None = None
     """Black-box calls the cell had asked for (served or made) once this candidate was scored:
     the calls axis, which compares methods whose candidates cost different amounts."""
+    evals: int | None = None
+    """(instruction, example) evaluations the cell had made by then, on validation and off it
+    (``Tracker.spent`` in ``example-evals``): the example-evals axis (None: stored before it was)."""
+    tokens: int | None = None
+    """Prompt and completion tokens of the black-box calls the cell had asked for by then: the
+    tokens axis (None on a pool, whose lookups carry none, or stored before it was)."""
     acquisition: str | None = None
     """What the acquisition did when it proposed this candidate (a BO method's rounds), as JSON:
     its kind, largest value, share underflowed, CMA-ES generations and stop reasons, distance

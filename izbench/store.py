@@ -26,7 +26,7 @@ from izbench.pool.data import PoolData, setup_hash
 from izbench.results import Candidate, CellResult, MethodResult, Scored
 from izbench.tasks.types import Example
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 INCUMBENT_SPLIT = "test-incumbent"
 """The predictions split of an incumbent other than the run's best, scored on test for its anytime
@@ -92,6 +92,13 @@ ALTER TABLE candidates ADD COLUMN IF NOT EXISTS acquisition VARCHAR;
 """
 """A BO proposal's acquisition diagnostics (JSON; ``Candidate.acquisition``)."""
 
+_SCHEMA_V8 = """
+ALTER TABLE candidates ADD COLUMN IF NOT EXISTS evals BIGINT;
+ALTER TABLE candidates ADD COLUMN IF NOT EXISTS tokens BIGINT;
+"""
+"""The cell's example evaluations and black-box tokens by each candidate (the example-evals
+and tokens axes of the anytime curves)."""
+
 SIGNAL_COLUMNS = (
     "setup_hash", "setup_json", "task", "seeds", "n_examples", "n_references", "n_mismatched", "reference_mean",
     "empty_mean", "mismatched_mean", "vs_empty", "vs_empty_low", "vs_empty_high", "vs_mismatched",
@@ -122,6 +129,7 @@ readable without izbench."""
 
 MIGRATIONS: dict[int, str] = {
     1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3, 4: _SCHEMA_V4, 5: _SCHEMA_V5, 6: _SCHEMA_V6, 7: _SCHEMA_V7,
+    8: _SCHEMA_V8,
 }  # fmt: skip
 """Schema version -> SQL that brings a store from the previous version to it."""
 
@@ -274,11 +282,12 @@ class ResultStore:
             [
                 [
                     run_id, c.step, c.instruction, c.val_score, list(c.soft_prompt) if c.soft_prompt else None,
-                    c.parent, c.new, c.note, c.examples, c.calls, c.acquisition,
+                    c.parent, c.new, c.note, c.examples, c.calls, c.acquisition, c.evals, c.tokens,
                 ]
                 for c in candidates
             ],
-            "(run_id, step, instruction, val_score, soft_prompt, parent, is_new, note, examples, calls, acquisition)",
+            "(run_id, step, instruction, val_score, soft_prompt, parent, is_new, note, examples, calls, acquisition,"
+            " evals, tokens)",
         )  # fmt: skip
 
     def add_predictions(self, run_id: str, split: str, step: int, examples: Sequence[Example], scored: Scored) -> None:
@@ -466,6 +475,8 @@ class ResultStore:
                     note=r["note"],
                     examples=r["examples"] or 0,
                     calls=r["calls"],
+                    evals=r.get("evals"),
+                    tokens=r.get("tokens"),
                     acquisition=r.get("acquisition"),
                 )
                 for r in rows

@@ -304,6 +304,10 @@ def _print_leaderboard(
         console.print(area_table(out).rich("anytime: area"))
         if out.area is not None and out.area.improvement:
             console.print(area_improvement_table(out).rich("anytime: P(area)"))
+    if part.units:
+        from izbench.report.anytime_text import units_table
+
+        console.print(units_table(part.units).rich("anytime against each budget unit: area IQM [95%]"))
     console.print(leaderboard_table(part.board).rich("per task: raw test score (mean over seeds [95% interval])"))
     from izbench.report.units import spend_table, spending
 

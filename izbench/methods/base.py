@@ -24,6 +24,8 @@ class Tracker:
         self.result = MethodResult()
         self._seen: dict[str, Scored] = {}
         self._off_proposals = 0
+        self._most: dict[str, int] = {}
+        """Each instruction's most validation examples recorded (halving's prefixes grow)."""
 
     @property
     def distinct(self) -> int:
@@ -38,10 +40,7 @@ class Tracker:
         if unit is BudgetUnit.EVALUATIONS:
             return self.result.proposals + self._off_proposals
         if unit is BudgetUnit.EXAMPLE_EVALS:
-            most: dict[str, int] = {}
-            for c in self.result.candidates:
-                most[c.instruction] = max(most.get(c.instruction, 0), c.examples)
-            return sum(most.values()) + sum(self.result.off_validation.values())
+            return self.example_evals
         if unit is BudgetUnit.TOKENS:
             if self.context.blackbox_calls.lookups:
                 raise ConfigError("a pool's lookups carry no tokens: use --budget-unit example-evals on a pool")
@@ -49,6 +48,17 @@ class Tracker:
         if self.result.off_validation:
             return self.result.tried
         return self.result.distinct
+
+    @property
+    def example_evals(self) -> int:
+        """(instruction, example) evaluations so far: each instruction's most validation examples
+        (that is how many it was scored on), and every evaluation off validation."""
+        return sum(self._most.values()) + sum(self.result.off_validation.values())
+
+    def _tokens(self) -> int | None:
+        """Black-box tokens asked for so far (None on a pool, whose lookups carry none)."""
+        calls = self.context.blackbox_calls
+        return None if calls.lookups else calls.work_tokens
 
     def charge(self, instruction: str, examples: int, proposed: bool = False) -> None:
         """Count evaluations of ``instruction`` on ``examples`` examples off the validation set
@@ -114,18 +124,24 @@ class Tracker:
         (``acquisition``: each proposal's diagnostics, from a BO round)."""
         fresh = [i for i in dict.fromkeys(instructions) if i not in self._seen]
         before = self.context.blackbox_calls.requests
+        tokens_before = self._tokens()
         for scored in self.context.scorer.score_many(fresh, self.context.split.validation):
             self._seen[scored.instruction] = scored
         # Every instruction costs the same requests (the same examples), so the batch's calls
         # are shared out exactly: each candidate carries the calls spent up to and including it.
         each = (self.context.blackbox_calls.requests - before) // len(fresh) if fresh else 0
         rank = {instruction: k + 1 for k, instruction in enumerate(fresh)}
-        calls, spent = [], 0
+        # Tokens differ per instruction (its length) and the batch's are known only in total, so they
+        # are shared out equally: exact at the batch's end, linear inside it.
+        tokens_after = self._tokens()
+        calls, tokens, spent = [], [], 0
         for instruction in instructions:
             spent = max(spent, rank.get(instruction, 0))
             calls.append(before + each * spent)
+            if tokens_before is not None and tokens_after is not None:
+                tokens.append(tokens_before + (tokens_after - tokens_before) * spent // max(1, len(fresh)))
         found = [self._seen[i] for i in instructions]
-        return self.record(instructions, found, soft_prompts, parents, note, calls, acquisition)
+        return self.record(instructions, found, soft_prompts, parents, note, calls, acquisition, tokens or None)
 
     def record(
         self,
@@ -136,14 +152,18 @@ class Tracker:
         note: str | None = None,
         calls: list[int] | None = None,
         acquisition: list[dict[str, object]] | None = None,
+        tokens: list[int] | None = None,
     ) -> list[Candidate]:
         """Record candidates already scored (on all or, under halving, part of validation); an
-        instruction recorded before in this run is a repeat (``new`` false, no calls). ``calls``:
-        the cell's black-box calls at each candidate (default: all it has asked for so far)."""
+        instruction recorded before in this run is a repeat (``new`` false, no calls). ``calls``
+        and ``tokens``: the cell's black-box calls and tokens at each candidate (default: all it
+        has asked for so far); its example evaluations are counted here, candidate by candidate."""
         before = {c.instruction for c in self.result.candidates}
         added = []
         now = self.context.blackbox_calls.requests
+        tokens_now = self._tokens()
         for k, (instruction, result) in enumerate(zip(instructions, scored, strict=True)):
+            self._most[instruction] = max(self._most.get(instruction, 0), len(result.scores))
             candidate = Candidate(
                 step=self.result.proposals,
                 instruction=instruction,
@@ -155,6 +175,8 @@ class Tracker:
                 note=note,
                 examples=len(result.scores),
                 calls=calls[k] if calls else now,
+                evals=self.example_evals,
+                tokens=tokens[k] if tokens else tokens_now,
                 acquisition=json.dumps(acquisition[k], sort_keys=True) if acquisition else None,
             )
             before.add(instruction)

@@ -20,7 +20,7 @@ from typing import Any
 from scipy import stats
 
 from izbench.identity import comparison_hash, signal_setup
-from izbench.report.anytime import Anytime, anytime
+from izbench.report.anytime import Anytime, anytime, by_unit
 from izbench.report.pools import PoolSummary, pool_summaries, regrets
 from izbench.report.seeds import SeedStatistics, normalize, seed_statistics
 from izbench.results import CellResult
@@ -122,6 +122,8 @@ class Section:
     """For cells run on pools: what each task's pool holds."""
     anytime: Anytime | None = None
     """The cells' anytime results (None: no method has curves)."""
+    units: dict[str, Anytime] = field(default_factory=dict)
+    """The same against every other budget unit, by unit (``izbench.report.anytime.AXES``)."""
 
     @property
     def regret(self) -> dict[str, dict[str, Any]]:
@@ -139,7 +141,15 @@ def section(
     """One configuration's leaderboard and seed-level statistics (``verdicts``: the stored signal
     check of its set-up, per task; ``oracle``: for cells on pools, each task's best test score)."""
     statistics_ = seed_statistics(normalize(cells, verdicts))
-    return Section(title, comparison, cells, build_leaderboard(cells), statistics_, anytime=anytime(cells, oracle))
+    return Section(
+        title,
+        comparison,
+        cells,
+        build_leaderboard(cells),
+        statistics_,
+        anytime=anytime(cells, oracle),
+        units=by_unit(cells, oracle),
+    )
 
 
 def sections(store: ResultStore) -> list[Section]:
@@ -157,7 +167,8 @@ def sections(store: ResultStore) -> list[Section]:
         if domain.get("kind") == "pool":
             part.pools = pool_summaries(store, domain["setup"])
             # On a pool the runtime distribution's second target is the pool's own oracle.
-            part.anytime = anytime(cells, oracle={p.task: p.oracle for p in part.pools})
+            oracle = {p.task: p.oracle for p in part.pools}
+            part.anytime, part.units = anytime(cells, oracle), by_unit(cells, oracle)
         out.append(part)
     return out
 

@@ -15,6 +15,12 @@ instruction. Here the curves are put on the seed-level statistics' normalized sc
   that (task, seed) (or the pool's oracle) minus a tolerance.
 - **Budget table**: the IQM with its interval read off the curves at chosen budgets.
 
+The same curves can be drawn against any budget unit (``AXES``): proposals, (instruction,
+example) evaluations, black-box calls or tokens, each recorded per candidate. There a run's
+curve is a step function of what it had spent (0, the empty instruction, before its first
+answer), read on a grid of ``GRID`` points up to the most any run spent, so a method whose
+instructions cost less is seen to answer sooner.
+
 A curve read off one run at budget B stands for runs at smaller budgets only when the method's
 first k proposals do not depend on B (``Method.budget_free``): for the others the table takes the
 value at k = b from runs planned for b, and shows nothing where there are none.
@@ -46,6 +52,40 @@ CHUNK = 16
 """Curve points resampled at once (bounds the bootstrap's memory: REPS x runs x CHUNK)."""
 TOLERANCE = 0.05
 """How close to the best found (normalized units) a run must get to count as reaching it."""
+AXES = ("distinct", "proposals", "example-evals", "calls", "tokens")
+"""The units an anytime curve can be drawn against (``--budget-unit``'s and the spend table's)."""
+GRID = 64
+"""Points of a curve drawn against a unit other than distinct instructions."""
+_FIELDS = {"example-evals": "evals", "calls": "calls", "tokens": "tokens"}
+"""Axis -> the candidate's field holding the cell's spend by then."""
+
+
+def spend(cell: CellResult, axis: str) -> list[int] | None:
+    """What ``cell`` had spent in ``axis`` at each point of its anytime curve (each distinct
+    instruction), or None when its candidates did not record it (a pool has no tokens; a store
+    written before izbench recorded them) or do not match its curve."""
+    if axis == "distinct":
+        return list(range(1, len(cell.anytime) + 1))
+    if cell.result is None:
+        return None
+    new = [c for c in cell.result.candidates if c.new]
+    if axis == "proposals":
+        return [c.step + 1 for c in new]
+    values = [getattr(c, _FIELDS[axis]) for c in new]
+    if len(values) != len(cell.anytime) or any(v is None for v in values):
+        return None
+    return [int(v) for v in values]
+
+
+def on_grid(curve: Sequence[float], spent: Sequence[int], grid: Sequence[float]) -> list[float]:
+    """A step curve read at each grid point: the answer after the last point spent by then,
+    0 (the empty instruction, normalized) before the first."""
+    out, i = [], 0
+    for g in grid:
+        while i < len(spent) and spent[i] <= g:
+            i += 1
+        out.append(curve[i - 1] if i else 0.0)
+    return out
 
 
 def budget_free(method: str, on_pool: bool) -> bool:
@@ -101,9 +141,15 @@ class Anytime:
     """Method -> whether one run's curve stands for every smaller budget."""
     skipped: dict[str, str] = field(default_factory=dict)
     """Method -> why it has no curve."""
+    axis: str = "distinct"
+    """The unit on the x axis (``AXES``)."""
+    grid: list[float] = field(default_factory=list)
+    """The x value of each curve point (k = 1 .. K for distinct instructions)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
+            "axis": self.axis,
+            "grid": self.grid,
             "methods": self.methods,
             "tasks": self.tasks,
             "seeds": self.seeds,
@@ -120,11 +166,15 @@ class Anytime:
 
 
 def anytime(
-    cells: Iterable[CellResult], oracle: dict[str, float] | None = None, budgets: Sequence[int] = BUDGETS
+    cells: Iterable[CellResult],
+    oracle: dict[str, float] | None = None,
+    budgets: Sequence[int] = BUDGETS,
+    axis: str = "distinct",
 ) -> Anytime | None:
-    """The anytime results of ``cells`` (any budgets; anchors included), or None when no
-    method has curves. ``oracle``: task -> the best test score its domain holds (given for
-    cells on a pool, which also makes every method budget-free)."""
+    """The anytime results of ``cells`` (any budgets; anchors included) against ``axis``, or
+    None when no method has curves. ``oracle``: task -> the best test score its domain holds
+    (given for cells on a pool, which also makes every method budget-free). The budget table is
+    read in distinct instructions only."""
     cells = list(cells)
     largest: dict[tuple[str, str, int], CellResult] = {}
     for c in cells:
@@ -143,23 +193,53 @@ def anytime(
         if any(r is None or not r.anytime for r in runs):
             out.skipped[method] = "some runs have no anytime curve (a live cell run without --anytime)"
             continue
+        if any(r is None or spend(r, axis) is None for r in runs):
+            out.skipped[method] = f"some runs did not record their {axis} per candidate (a pool has no tokens)"
+            continue
         out.methods.append(method)
         out.free[method] = budget_free(method, on_pool=oracle is not None)
     if not out.methods:
         return None
-    out.length = max(len(largest[(m, t, s)].anytime) for m in out.methods for t in out.tasks for s in out.seeds)
+    out.axis = axis
+    if axis == "distinct":
+        out.length = max(len(largest[(m, t, s)].anytime) for m in out.methods for t in out.tasks for s in out.seeds)
+        out.grid = [float(k) for k in range(1, out.length + 1)]
+    else:
+        top = max(
+            (spend(largest[(m, t, s)], axis) or [0])[-1] for m in out.methods for t in out.tasks for s in out.seeds
+        )
+        if top <= 0:
+            return None
+        out.length = GRID
+        out.grid = [top * (j + 1) / GRID for j in range(GRID)]
     for method in out.methods:
         out.curves[method] = np.array(
-            [
-                [_normal(normalized, t, s, padded(largest[(method, t, s)].anytime, out.length)) for t in out.tasks]
-                for s in out.seeds
-            ]
+            [[_curve(largest[(method, t, s)], normalized, out) for t in out.tasks] for s in out.seeds]
         )
     _bands(out)
     _area(out)
     _reached(out, normalized, oracle)
-    _budget_table(out, cells, normalized, budgets)
+    if axis == "distinct":
+        _budget_table(out, cells, normalized, budgets)
     return out
+
+
+def by_unit(cells: Iterable[CellResult], oracle: dict[str, float] | None = None) -> dict[str, Anytime]:
+    """The anytime results against every unit but distinct instructions, where some method's
+    runs recorded it (a pool's cells have no tokens)."""
+    cells = list(cells)
+    drawn = {axis: anytime(cells, oracle, axis=axis) for axis in AXES[1:]}
+    return {axis: out for axis, out in drawn.items() if out is not None}
+
+
+def _curve(cell: CellResult, normalized: Normalized, out: Anytime) -> list[float]:
+    """``cell``'s normalized curve on ``out``'s x axis."""
+    curve = _normal(normalized, cell.task, cell.seed, list(cell.anytime))
+    if out.axis == "distinct":
+        return padded(curve, out.length)
+    spent = spend(cell, out.axis)
+    assert spent is not None  # runs without it were skipped
+    return on_grid(curve, spent, out.grid)
 
 
 def _normal(normalized: Normalized, task: str, seed: int, curve: list[float]) -> list[float]:

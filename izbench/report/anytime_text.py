@@ -35,6 +35,30 @@ def area_improvement_table(out: Anytime) -> TextTable:
     return TextTable(["A vs B", "P(area A > area B) [95%]"], rows, right=frozenset({1}))
 
 
+UNITS_NOTE = (
+    "The same curves against each budget unit: a run's incumbent as a step function of what it had spent "
+    "(normalized 0, the empty instruction, before its first answer), read at 64 points up to the most any run "
+    "spent; the area is a run's mean over them, so a method whose instructions cost less scores higher where "
+    "it answers sooner. The tokens of one batch of instructions are shared out equally among them."
+)
+
+
+def units_table(units: dict[str, Anytime]) -> TextTable:
+    """Per method, the IQM [95%] of each run's area under its normalized curve against each unit
+    (``-``: its runs did not record that unit)."""
+    methods = sorted({m for out in units.values() for m in out.methods})
+    axes = list(units)
+    rows = []
+    for m in methods:
+        row = [m]
+        for axis in axes:
+            area = units[axis].area
+            row.append(area.aggregates[m]["IQM"].text() if area is not None and m in area.aggregates else "-")
+        rows.append(row)
+    header = [f"{axis} (0 .. {units[axis].grid[-1]:,.0f})" for axis in axes]
+    return TextTable(["method", *header], rows, right=frozenset(range(1, len(axes) + 1)))
+
+
 def anytime_notes(out: Anytime) -> list[str]:
     runs = len(out.tasks) * len(out.seeds)
     notes = [

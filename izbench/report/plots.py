@@ -8,6 +8,7 @@ returned as PNG bytes.
 - ``cd``: the critical-difference diagram of average ranks (Demsar 2006);
 - ``anytime``/``runtime``: the incumbents' normalized test scores against k with bands, and the
   share of runs that reached each target after k (``izbench.report.anytime``).
+- ``units``: the same curves against every other budget unit, one panel each.
 """
 
 from __future__ import annotations
@@ -204,6 +205,29 @@ def anytime_png(out: Anytime) -> bytes:
     ax.set_title(f"anytime: IQM over {len(out.tasks) * len(out.seeds)} runs, 95% bands", fontsize=9)
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
+    return _png(fig)
+
+
+def units_png(units: dict[str, Anytime]) -> bytes:
+    """The anytime curves against each budget unit, one panel per unit, the same colour per
+    method in every panel."""
+    fig = _new_figure(3.0 * len(units), 3.2)
+    axes = np.atleast_1d(fig.subplots(1, len(units), sharey=True))
+    methods = sorted({m for out in units.values() for m in out.methods})
+    colours = {m: f"C{k % 10}" for k, m in enumerate(methods)}
+    for ax, (axis, out) in zip(axes, units.items(), strict=True):
+        for method in out.methods:
+            estimates = out.iqm[method]
+            ax.step(out.grid, [e.value for e in estimates], where="post", color=colours[method], label=method)
+            ax.fill_between(
+                out.grid, [e.low for e in estimates], [e.high for e in estimates], step="post",
+                color=colours[method], alpha=0.12,
+            )  # fmt: skip
+        ax.set_xlabel(axis, fontsize=8)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("normalized test score of the incumbent")
+    axes[0].legend(fontsize=7)
+    fig.suptitle("anytime against each budget unit: IQM over runs, 95% bands", fontsize=9)
     return _png(fig)
 
 

@@ -12,7 +12,14 @@ from typing import Any
 from izbench.report.acquisition import AcquisitionSummary, by_method
 from izbench.report.aggregate import Leaderboard, Section, cell_record
 from izbench.report.anytime import Anytime
-from izbench.report.anytime_text import anytime_notes, area_improvement_table, area_table, budget_table
+from izbench.report.anytime_text import (
+    UNITS_NOTE,
+    anytime_notes,
+    area_improvement_table,
+    area_table,
+    budget_table,
+    units_table,
+)
 from izbench.report.plots import (
     anytime_png,
     calls_png,
@@ -22,6 +29,7 @@ from izbench.report.plots import (
     intervals_png,
     profile_png,
     runtime_png,
+    units_png,
 )
 from izbench.report.pools import PoolSummary
 from izbench.report.seeds import AGGREGATES, SeedStatistics
@@ -178,6 +186,9 @@ def section_markdown(section: Section, level: int = 2) -> str:
     ]
     if section.anytime is not None and section.anytime.methods:
         parts += anytime_markdown(section.anytime, h)
+    if section.units:
+        parts += [f"{h}# Anytime against each budget unit: area IQM [95%]\n", UNITS_NOTE + "\n"]
+        parts.append(units_table(section.units).markdown())
     parts += [f"{h}# Budget spent, in every unit\n", SPEND_NOTE + "\n", spend_table(spending(section.cells)).markdown()]
     acquisition = by_method(section.cells)
     if acquisition:
@@ -229,6 +240,11 @@ def _html_section(section: Section, images: dict[str, bytes], suffix: str) -> st
             f"<h3>Anytime: the answer after k distinct instructions</h3><ul>{notes}</ul>"
             f"{budget_table(out).html(f'budgets{suffix}')}{area_table(out).html(f'area{suffix}')}"
             f"{area_improvement_table(out).html(f'area-improvement{suffix}')}"
+        )
+    if section.units:
+        headline += (
+            f"<h3>Anytime against each budget unit: area IQM [95%]</h3><p>{esc(UNITS_NOTE)}</p>"
+            f"{units_table(section.units).html(f'units{suffix}')}"
         )
     headline += (
         f"<h3>Budget spent, in every unit</h3><p>{esc(SPEND_NOTE)}</p>"
@@ -349,6 +365,8 @@ def figures(section: Section) -> dict[str, bytes]:
     drawn |= {"curves": curves_png(section.cells, section.board), "calls": calls_png(section.cells, section.board)}
     if section.anytime is not None and section.anytime.methods:
         drawn |= {"anytime": anytime_png(section.anytime), "runtime": runtime_png(section.anytime)}
+    if section.units:
+        drawn["units"] = units_png(section.units)
     return {name: data for name, data in drawn.items() if data is not None}
 
 
@@ -385,6 +403,8 @@ def write_report(sections: list[Section], out: Path, signal: list[dict[str, Any]
             record |= {"pools": [asdict(s) for s in part.pools], "regret": part.regret}
         if part.anytime is not None:
             record["anytime"] = part.anytime.as_dict()
+        if part.units:
+            record["anytime_units"] = {axis: out.as_dict() for axis, out in part.units.items()}
         record["spend"] = spend_json(spending(part.cells))
         records.append(record)
     (out / "leaderboard.md").write_text("\n".join(markdown) + signal_markdown(signal))

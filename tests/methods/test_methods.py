@@ -43,6 +43,16 @@ def test_method_is_within_budget_and_replays(method: str, tmp_path: Path, tiny_s
     assert cell.blackbox_calls is not None and cell.blackbox_calls > 0
     assert calls == sorted(calls) and calls[-1] <= cell.blackbox_calls
     assert method == "gepa" or calls[-1] == cell.blackbox_calls  # GEPA's last tries may be rejected
+    # The example-evals and tokens axes likewise: what the cell had spent by each candidate.
+    evals = [c.evals or 0 for c in cell.result.candidates]
+    tokens = [c.tokens or 0 for c in cell.result.candidates]
+    most: dict[str, int] = {}
+    for c in cell.result.candidates:
+        most[c.instruction] = max(most.get(c.instruction, 0), c.examples)
+    assert evals == sorted(evals) and tokens == sorted(tokens) and evals[0] > 0 and tokens[0] > 0
+    assert evals[-1] <= sum(most.values()) + (cell.off_validation_evals or 0)
+    assert cell.blackbox_tokens is not None and tokens[-1] <= cell.blackbox_tokens
+    assert method == "gepa" or (evals[-1], tokens[-1]) == (sum(most.values()), cell.blackbox_tokens)
     replayed, made_again = _run(tiny_settings, tmp_path / "cache", method, seed=0, mode=CacheMode.REPLAY)
     assert made_again == 0
     assert replayed.result is not None

@@ -54,6 +54,10 @@ def test_build_compare_report_export_import(tmp_path: Path, tiny_env: dict[str, 
     assert "### Anytime" in markdown and (tmp_path / "report" / "anytime.png").exists()
     assert sorted(pooled[0]["anytime"]["methods"]) == ["instructzero", "presto", "uniform"]
     assert set(pooled[0]["anytime"]["reached"]) == {"reference", "oracle - 0.05"}
+    # And against every other unit a pool records (lookups carry no tokens).
+    assert set(pooled[0]["anytime_units"]) == {"proposals", "example-evals", "calls"}
+    assert "Anytime against each budget unit" in markdown and (tmp_path / "report" / "units.png").exists()
+    assert "anytime against each budget unit" in compared.stdout
 
     exported = izbench_here("pool", "export", str(tmp_path / "core.izpool"), env=tiny_env)
     assert exported.returncode == 0, exported.stderr

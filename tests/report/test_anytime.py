@@ -3,10 +3,12 @@ scale, their bands, the area's statistics, the runtime distribution and the budg
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
-from izbench.report.anytime import anytime, padded
+from izbench.report.anytime import GRID, anytime, by_unit, on_grid, padded
 from izbench.results import Candidate, CellResult, MethodResult
 
 
@@ -126,3 +128,39 @@ def test_on_a_pool_triple_and_zopo_are_read_per_budget_and_triple_has_no_curve()
 
 def test_padded_keeps_the_answer() -> None:
     assert padded([1.0, 2.0], 4) == [1.0, 2.0, 2.0, 2.0]
+
+
+def spending_cell(method: str, task: str, seed: int, curve: list[float], per: int) -> CellResult:
+    """A run whose k-th distinct instruction brought its example evaluations to k x ``per``
+    (and recorded no tokens, as a pool's)."""
+    candidates = [
+        Candidate(step=k, instruction=f"i{k}", val_score=0.0, val_scores=(), examples=per, evals=(k + 1) * per)
+        for k in range(len(curve))
+    ]
+    return replace(cell(method, task, seed, curve), result=MethodResult(candidates))
+
+
+def test_curves_against_a_unit_are_step_functions_of_what_each_run_spent() -> None:
+    assert on_grid([0.5, 0.7], [10, 30], [5.0, 10.0, 29.0, 30.0, 99.0]) == [0.0, 0.5, 0.5, 0.7, 0.7]
+    cells: list[CellResult] = []
+    for task in ("a", "b"):
+        for seed in range(3):
+            cells += anchors(task, seed)
+            # The same answers after each instruction; "cheap" pays 5 evaluations for one, "dear" 20.
+            cells.append(spending_cell("cheap", task, seed, [0.2, 0.6, 0.9], per=5))
+            cells.append(spending_cell("dear", task, seed, [0.2, 0.6, 0.9], per=20))
+    by_k = anytime(cells)
+    assert by_k is not None and by_k.area is not None
+    assert by_k.area.aggregates["cheap"]["IQM"].value == pytest.approx(by_k.area.aggregates["dear"]["IQM"].value)
+    out = anytime(cells, axis="example-evals")
+    assert out is not None and out.area is not None and out.axis == "example-evals"
+    assert out.length == GRID and out.grid[-1] == 60.0  # the most any run spent
+    # cheap has its final answer after 15 evaluations: from the 16th grid point (x = 15) on.
+    assert np.allclose(out.curves["cheap"][0, 0, 15:], 0.9) and out.curves["cheap"][0, 0, 0] == 0.0
+    assert np.allclose(out.curves["dear"][0, 0, :15], 0.0) and out.curves["dear"][0, 0, -1] == 0.9
+    assert out.area.aggregates["cheap"]["IQM"].value > out.area.aggregates["dear"]["IQM"].value + 0.3
+    assert out.budgets == {}  # the budget table is read in distinct instructions only
+    # No run recorded tokens: no curve against them, and the others say why.
+    assert anytime(cells, axis="tokens") is None
+    assert set(by_unit(cells)) == {"proposals", "example-evals"}
+    assert by_unit(cells)["proposals"].curves["cheap"].shape == (3, 2, GRID)

@@ -109,18 +109,30 @@ def test_rows_with_missing_values_and_lists_come_back_as_written(tmp_path: Path)
     # A column bound as one list: None beside lists, ints beside floats, quotes in text.
     key = RunKey("ape", "core/sum", 0, {"budget": 3})
     candidates = [
-        Candidate(0, "Say 'yes'", 1, (1.0,), soft_prompt=None, parent=None, note="a; DROP TABLE runs"),
-        Candidate(1, "two", -0.25, (-0.25,), soft_prompt=(0.1, -1.0), parent="Say 'yes'", new=False),
+        Candidate(0, "Say 'yes'", 1, (1.0,), soft_prompt=None, parent=None, note="a; DROP TABLE runs", evals=4),
+        Candidate(
+            1, "two", -0.25, (-0.25,), soft_prompt=(0.1, -1.0), parent="Say 'yes'", new=False, evals=8, tokens=2**40
+        ),
     ]
     with ResultStore.open(tmp_path / "s.duckdb") as store:
         store.start_run(key, 3, None)
         store.add_candidates(key.run_id, candidates)
         rows = store.query("SELECT * FROM candidates ORDER BY step")
     assert [
-        (r["instruction"], r["val_score"], r["soft_prompt"], r["parent"], r["is_new"], r["note"]) for r in rows
+        (
+            r["instruction"],
+            r["val_score"],
+            r["soft_prompt"],
+            r["parent"],
+            r["is_new"],
+            r["note"],
+            r["evals"],
+            r["tokens"],
+        )
+        for r in rows
     ] == [
-        ("Say 'yes'", 1.0, None, None, True, "a; DROP TABLE runs"),
-        ("two", -0.25, [0.1, -1.0], "Say 'yes'", False, None),
+        ("Say 'yes'", 1.0, None, None, True, "a; DROP TABLE runs", 4, None),
+        ("two", -0.25, [0.1, -1.0], "Say 'yes'", False, None, 8, 2**40),
     ]
 
 
