@@ -7,6 +7,7 @@ import math
 import random
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from izbench.choices import BudgetUnit
 from izbench.context import MethodContext
@@ -14,6 +15,16 @@ from izbench.errors import ConfigError
 from izbench.results import Candidate, MethodResult, Scored
 
 __all__ = ["METHODS", "METHOD_PATH_VERSION", "Method", "MethodContext", "Tracker", "register"]
+
+
+@dataclass(frozen=True)
+class Spend:
+    """What a cell had spent by each of a batch's candidates, per unit (``tokens`` None on a
+    pool): the x values of its anytime curves against calls, example evaluations and tokens."""
+
+    calls: list[int]
+    evals: list[int]
+    tokens: list[int] | None
 
 
 class Tracker:
@@ -124,7 +135,7 @@ class Tracker:
         (``acquisition``: each proposal's diagnostics, from a BO round)."""
         fresh = [i for i in dict.fromkeys(instructions) if i not in self._seen]
         before = self.context.blackbox_calls.requests
-        tokens_before = self._tokens()
+        tokens_before, evals_before = self._tokens(), self.example_evals
         for scored in self.context.scorer.score_many(fresh, self.context.split.validation):
             self._seen[scored.instruction] = scored
         # Every instruction costs the same requests (the same examples), so the batch's calls
@@ -134,14 +145,17 @@ class Tracker:
         # Tokens differ per instruction (its length) and the batch's are known only in total, so they
         # are shared out equally: exact at the batch's end, linear inside it.
         tokens_after = self._tokens()
-        calls, tokens, spent = [], [], 0
+        n = len(self.context.split.validation)
+        calls, evals, tokens, spent = [], [], [], 0
         for instruction in instructions:
             spent = max(spent, rank.get(instruction, 0))
             calls.append(before + each * spent)
+            evals.append(evals_before + n * spent)
             if tokens_before is not None and tokens_after is not None:
                 tokens.append(tokens_before + (tokens_after - tokens_before) * spent // max(1, len(fresh)))
         found = [self._seen[i] for i in instructions]
-        return self.record(instructions, found, soft_prompts, parents, note, calls, acquisition, tokens or None)
+        spend = Spend(calls, evals, tokens or None)
+        return self.record(instructions, found, soft_prompts, parents, note, acquisition=acquisition, spend=spend)
 
     def record(
         self,
@@ -150,20 +164,19 @@ class Tracker:
         soft_prompts: list[tuple[float, ...] | None] | None = None,
         parents: list[str | None] | None = None,
         note: str | None = None,
-        calls: list[int] | None = None,
         acquisition: list[dict[str, object]] | None = None,
-        tokens: list[int] | None = None,
+        spend: Spend | None = None,
     ) -> list[Candidate]:
         """Record candidates already scored (on all or, under halving, part of validation); an
-        instruction recorded before in this run is a repeat (``new`` false, no calls). ``calls``
-        and ``tokens``: the cell's black-box calls and tokens at each candidate (default: all it
-        has asked for so far); its example evaluations are counted here, candidate by candidate."""
+        instruction recorded before in this run is a repeat (``new`` false, no calls). ``spend``:
+        what the cell had spent by each candidate (default: all of it once these are recorded, as
+        after a race or a halving round, where every candidate was scored before any answer)."""
         before = {c.instruction for c in self.result.candidates}
         added = []
-        now = self.context.blackbox_calls.requests
-        tokens_now = self._tokens()
-        for k, (instruction, result) in enumerate(zip(instructions, scored, strict=True)):
+        for instruction, result in zip(instructions, scored, strict=True):
             self._most[instruction] = max(self._most.get(instruction, 0), len(result.scores))
+        calls_now, evals_now, tokens_now = self.context.blackbox_calls.requests, self.example_evals, self._tokens()
+        for k, (instruction, result) in enumerate(zip(instructions, scored, strict=True)):
             candidate = Candidate(
                 step=self.result.proposals,
                 instruction=instruction,
@@ -174,9 +187,9 @@ class Tracker:
                 new=instruction not in before,
                 note=note,
                 examples=len(result.scores),
-                calls=calls[k] if calls else now,
-                evals=self.example_evals,
-                tokens=tokens[k] if tokens else tokens_now,
+                calls=spend.calls[k] if spend else calls_now,
+                evals=spend.evals[k] if spend else evals_now,
+                tokens=spend.tokens[k] if spend and spend.tokens else tokens_now,
                 acquisition=json.dumps(acquisition[k], sort_keys=True) if acquisition else None,
             )
             before.add(instruction)

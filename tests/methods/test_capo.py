@@ -102,3 +102,5 @@ def test_blocks_have_a_floor_so_the_first_test_reads_several_pairs() -> None:
     racing.race([Prompt(p) for p in worth], keep=2)
     assert min(c.examples for c in racing.tracker.result.candidates) == 5
     assert scorer.evaluations == sum(c.examples for c in racing.tracker.result.candidates)
+    # Every candidate was scored before the race could answer: each carries the whole race's spend.
+    assert {c.evals for c in racing.tracker.result.candidates} == {scorer.evaluations}
