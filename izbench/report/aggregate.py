@@ -162,13 +162,13 @@ def sections(store: ResultStore) -> list[Section]:
     out = []
     for h, cells in ordered:
         config = configs[h]
-        part = section(f"{config_title(config)} (config {h})", h, cells, store.signal_verdicts(signal_setup(config)))
         domain = config.get("domain", {})
-        if domain.get("kind") == "pool":
-            part.pools = pool_summaries(store, domain["setup"])
-            # On a pool the runtime distribution's second target is the pool's own oracle.
-            oracle = {p.task: p.oracle for p in part.pools}
-            part.anytime, part.units = anytime(cells, oracle), by_unit(cells, oracle)
+        pools = pool_summaries(store, domain["setup"]) if domain.get("kind") == "pool" else None
+        # On a pool the runtime distribution's second target is the pool's own oracle.
+        oracle = {p.task: p.oracle for p in pools} if pools is not None else None
+        verdicts = store.signal_verdicts(signal_setup(config))
+        part = section(f"{config_title(config)} (config {h})", h, cells, verdicts, oracle)
+        part.pools = pools
         out.append(part)
     return out
 

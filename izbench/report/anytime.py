@@ -69,9 +69,7 @@ def spend(cell: CellResult, axis: str) -> list[int] | None:
     if cell.result is None:
         return None
     new = [c for c in cell.result.candidates if c.new]
-    if axis == "proposals":
-        return [c.step + 1 for c in new]
-    values = [getattr(c, _FIELDS[axis]) for c in new]
+    values = [c.step + 1 if axis == "proposals" else getattr(c, _FIELDS[axis]) for c in new]
     if len(values) != len(cell.anytime) or any(v is None for v in values):
         return None
     return [int(v) for v in values]
@@ -194,7 +192,10 @@ def anytime(
             out.skipped[method] = "some runs have no anytime curve (a live cell run without --anytime)"
             continue
         if any(r is None or spend(r, axis) is None for r in runs):
-            out.skipped[method] = f"some runs did not record their {axis} per candidate (a pool has no tokens)"
+            out.skipped[method] = (
+                f"some runs did not record their {axis} per candidate (a pool's lookups carry no tokens; "
+                "a store before schema 8 kept no evaluations or tokens per candidate)"
+            )
             continue
         out.methods.append(method)
         out.free[method] = budget_free(method, on_pool=oracle is not None)
