@@ -106,3 +106,30 @@ def test_a_converted_gguf_answers_as_the_embedded_model(real_model: LoadedModel,
     (embedded,) = LocalBackend(real_model).complete([request])
     assert not isinstance(embedded, Exception) and not isinstance(directory, Exception)
     assert directory.text == embedded.text
+
+
+def test_gguf_metadata_is_parsed_once_per_content(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The metadata memo is keyed by the file's digest: a later process reads it instead of
+    parsing every field again, and a damaged memo is parsed over, never trusted."""
+    import gguf
+
+    from izbench.models import catalog
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setattr(catalog, "_memo", {})
+    parsed = catalog.resolve("smollm2-135m-instruct")
+    (memo,) = (tmp_path / "izbench" / "gguf-metadata").glob("*.json")
+    assert memo.stem == parsed.digest
+
+    def refuse(*_: object) -> None:
+        raise AssertionError("parsed again")
+
+    monkeypatch.setattr(catalog, "_memo", {})
+    monkeypatch.setattr(gguf, "GGUFReader", refuse)
+    remembered = catalog.resolve("smollm2-135m-instruct")
+    assert (remembered.model_id, remembered.chat_template) == (parsed.model_id, parsed.chat_template)
+
+    memo.write_text("{not json")
+    monkeypatch.setattr(catalog, "_memo", {})
+    with pytest.raises(AssertionError, match="parsed again"):
+        catalog.resolve("smollm2-135m-instruct")
