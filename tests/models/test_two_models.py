@@ -58,7 +58,9 @@ def _izbench(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_instructzero_with_gemma_writing_and_smollm2_answering_replays(tmp_path: Path) -> None:
-    cell = ("run", "--method", "instructzero", "--task", "antonyms", "--profile", "smoke")
+    # Budget 2: two Sobol points and one proposal of the GP (gemma repeats itself); gemma's 262k-word
+    # head makes each decoding step ~130 ms here, so every proposal costs ~15 s.
+    cell = ("run", "--method", "instructzero", "--task", "antonyms", "--profile", "smoke", "--budget", "2")
     cold = _izbench(tmp_path, "--generator", "gemma-3-270m", *cell)
     assert cold.returncode == 0, cold.stderr[-2000:]
     replay = _izbench(tmp_path, "--generator", "gemma-3-270m", "--cache-mode", "replay", *cell, "--rerun")
@@ -71,7 +73,7 @@ def test_instructzero_with_gemma_writing_and_smollm2_answering_replays(tmp_path:
     soft = con.execute("SELECT count(*) FROM candidates WHERE soft_prompt IS NOT NULL").fetchone()
     con.close()
     assert '"model": "gemma-3-270m"' in config and '"protocol": "raw"' in config  # the generator's entry
-    assert soft is not None and soft[0] >= 3
+    assert soft is not None and soft[0] >= 2
     # The SmolLM2 generator is another cell: a replay of it with gemma's cache cannot be served.
     other = _izbench(tmp_path, "--cache-mode", "replay", *cell)
     assert other.returncode == 2 and "not in the cache" in other.stderr
