@@ -10,6 +10,8 @@ then one token per step reusing the KV cache.
 from __future__ import annotations
 
 import functools
+from collections import OrderedDict
+from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
 
@@ -141,31 +143,74 @@ def _stop_at(text: str, stops: tuple[str, ...]) -> int | None:
     return min(hits) if hits else None
 
 
+class PrefixMemo:
+    """The key/value states of the last few prefix passes, so a prefix scored again (an
+    instruction's validation examples, then its test examples in batches) is computed once.
+
+    Keyed by everything the pass read: the token ids of every prefix computed together (a pass's
+    rounding depends on its batch). A hit rebuilds the cache exactly as the pass filled it, so
+    the rows' scores are the same to the bit (``tests/models/test_prefix_sharing.py``).
+    """
+
+    def __init__(self, capacity: int = 8) -> None:
+        self.capacity = capacity
+        self.hits = 0
+        self._states: OrderedDict[Hashable, list[tuple[torch.Tensor, torch.Tensor]]] = OrderedDict()
+
+    def get(self, key: Hashable) -> list[tuple[torch.Tensor, torch.Tensor]] | None:
+        states = self._states.get(key)
+        if states is not None:
+            self._states.move_to_end(key)
+            self.hits += 1
+        return states
+
+    def put(self, key: Hashable, cache: Any) -> None:
+        self._states[key] = [(layer.keys.clone(), layer.values.clone()) for layer in cache.layers]
+        while len(self._states) > self.capacity:
+            self._states.popitem(last=False)
+
+
+def _new_cache() -> Any:
+    from transformers import DynamicCache
+
+    cache = DynamicCache()
+    cache.layer_class_to_replicate = _growing_layer_class()
+    return cache
+
+
 def prefill_prefixes(
     model: torch.nn.Module,
     prompts: list[torch.Tensor],
     prefixes: list[torch.Tensor] | None,
     prefix_of_row: list[int] | None,
+    memo: PrefixMemo | None = None,
+    prefix_key: Hashable | None = None,
 ) -> tuple[Any, torch.Tensor, torch.Tensor, torch.Tensor, list[int]]:
     """Left-pad the rows and compute each shared prefix's KV cache once, copied to its rows.
 
     Returns (cache, row embeddings, attention mask over prefix + row, row position ids, prefix
     length of each row): what a forward pass over the rows needs, for decoding or for scoring.
+    With ``memo`` and ``prefix_key`` (what identifies ``prefixes``), a prefix pass made before
+    is read back instead of computed.
     """
-    from transformers import DynamicCache
-
     batch = len(prompts)
     embeds, mask = _left_pad(prompts)
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
-    cache = DynamicCache()
-    cache.layer_class_to_replicate = _growing_layer_class()
+    cache = _new_cache()
     n_prefix = [0] * batch
     if prefixes:
         if prefix_of_row is None or len(prefix_of_row) != batch:
             raise ValueError("prefixes need one prefix index per row")
         prefix_embeds, prefix_mask = _left_pad(prefixes)
         prefix_positions = (prefix_mask.cumsum(-1) - 1).clamp(min=0)
-        _last_logits(model, cache, prefix_mask, prefix_positions, inputs_embeds=prefix_embeds)
+        known = memo.get(prefix_key) if memo is not None and prefix_key is not None else None
+        if known is not None:
+            for layer, (keys, values) in enumerate(known):
+                cache.update(keys, values, layer)
+        else:
+            _last_logits(model, cache, prefix_mask, prefix_positions, inputs_embeds=prefix_embeds)
+            if memo is not None and prefix_key is not None:
+                memo.put(prefix_key, cache)
         index = torch.tensor(prefix_of_row, device=prefix_embeds.device)
         cache.batch_select_indices(index)
         row_prefix_mask = prefix_mask[index]

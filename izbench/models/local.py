@@ -19,7 +19,7 @@ import torch
 from izbench.errors import BackendError
 from izbench.models.batching import even_pieces, shared_prefix_batches, with_prefixes
 from izbench.models.catalog import DEFAULT_MODEL, ModelSource, resolve
-from izbench.models.decoding import DECODING_VERSION, DecodeParams, decode, last_hidden_states
+from izbench.models.decoding import DECODING_VERSION, DecodeParams, PrefixMemo, decode, last_hidden_states
 from izbench.models.likelihood import continuation_logprobs
 from izbench.models.types import Completion, CompletionRequest
 from izbench.models.weights import LoadedModel, hidden_size, load_model
@@ -54,6 +54,9 @@ class LocalBackend:
         self.batch_tokens = batch_tokens
         """Token positions a batch may hold (None: rows alone bound it; ``Settings.local_batch_tokens``)."""
         self.share_prefixes = share_prefixes
+        self.prefix_memo = PrefixMemo()
+        """The last prefix passes of scoring calls: a pool build scores each instruction on its
+        validation examples, then its test examples, and computes the instruction once."""
         if loaded is not None:
             source, device, dtype = loaded.info, loaded.device, loaded.dtype
         # Identity comes from the weights' digest, not the loaded model: a replay that is
@@ -261,6 +264,8 @@ class LocalBackend:
                     [parts[i][1] for i in chunk],
                     prefixes=pieces[: len(cut.heads)] if shared else None,
                     prefix_of_row=cut.prefix_of_row if shared else None,
+                    memo=self.prefix_memo,
+                    prefix_key=tuple(tuple(head) for head in cut.heads) if shared else None,
                 )
             per_call = (time.perf_counter() - began) / len(chunk)
             for i, logprobs in zip(chunk, values, strict=True):

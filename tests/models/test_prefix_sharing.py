@@ -7,6 +7,7 @@ import pytest
 
 import izbench.models.local as local_module
 from izbench.answer import answer_complete, first_sentence
+from izbench.models.decoding import PrefixMemo
 from izbench.models.local import LocalBackend
 from izbench.models.types import CompletionRequest
 from izbench.models.weights import LoadedModel
@@ -97,3 +98,57 @@ def test_a_token_budget_bounds_each_batch_and_changes_no_answer(
         assert a.logprobs == pytest.approx(b, abs=2e-4)  # type: ignore[union-attr]
     longest_scored = max(sum(map(len, backend.scored_ids(r))) for r in scoring)
     assert max(scored) <= 3 * longest // longest_scored < len(scoring)
+
+
+def _scoring(instruction: str, inputs: list[str]) -> list[CompletionRequest]:
+    return [
+        CompletionRequest.user(
+            f"Instruction: {instruction}\n\nInput: {x}\nOutput:",
+            max_tokens=1,
+            protocol="raw",
+            continuation=f" {x[::-1]}",
+        )
+        for x in inputs
+    ]
+
+
+def _logprobs(backend: LocalBackend, calls: list[list[CompletionRequest]]) -> list[tuple[float, ...]]:
+    return [c.logprobs for requests in calls for c in backend.complete(requests)]  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("which", ["tiny", "smollm2"])
+def test_a_prefix_scored_again_is_read_back_with_the_same_scores(which: str, request: pytest.FixtureRequest) -> None:
+    """An instruction scored on its validation examples, then on its test examples in several
+    batches (as a pool build does): its prefix pass is computed once, and every score is the
+    same to the bit as when each batch computes it again."""
+    loaded = request.getfixturevalue("loaded_model" if which == "tiny" else "real_model")
+    # Inputs with distinct first words: rows sharing one would share a longer prefix in their batch.
+    inputs = [
+        "cat",
+        "house",
+        "river",
+        "green",
+        "blue",
+        "stone",
+        "apple",
+        "tree",
+        "moon",
+        "car",
+        "fish",
+        "door",
+        "bird",
+        "milk",
+        "rain",
+        "snow",
+    ]
+    calls = [
+        _scoring(INSTRUCTIONS[1], inputs[:5]),
+        _scoring(INSTRUCTIONS[1], inputs[5:]),
+        _scoring(INSTRUCTIONS[0], inputs),
+    ]
+    reused = LocalBackend(loaded, batch_size=4)
+    again = LocalBackend(loaded, batch_size=4)
+    again.prefix_memo = PrefixMemo(capacity=0)
+    assert _logprobs(reused, calls) == _logprobs(again, calls)
+    # batches of 4 rows: 2 + 3 for the first instruction, 4 for the second; each prefix computed once
+    assert (reused.prefix_memo.hits, again.prefix_memo.hits) == (4 + 3, 0)
