@@ -85,6 +85,7 @@ def _summary(identity: dict[str, Any]) -> dict[str, Any]:
 
 def read_manifest(source: Path) -> dict[str, Any]:
     """The manifest of a pool file, or one line saying it is not one."""
+    _require_file(source)
     try:
         with zipfile.ZipFile(source) as archive:
             manifest: dict[str, Any] = json.loads(archive.read(MANIFEST))
@@ -93,9 +94,19 @@ def read_manifest(source: Path) -> dict[str, Any]:
     return manifest
 
 
+def _require_file(source: Path) -> None:
+    """A missing pool file is one line saying how to make one."""
+    if not source.is_file():
+        raise ConfigError(
+            f"no pool file at {source}: build the pools (izbench pool build), then write them there"
+            f" (izbench pool export {source})"
+        )
+
+
 def import_pools(store: ResultStore, source: Path, registry: TaskRegistry) -> dict[str, Any]:
     """Check ``source`` whole, then write every pool in it into ``store`` in one transaction;
     returns the manifest. Any mismatch is one line, and nothing is written."""
+    _require_file(source)
     try:
         archive = zipfile.ZipFile(source)
     except (OSError, zipfile.BadZipFile) as error:

@@ -107,6 +107,10 @@ def test_a_tampered_or_mismatched_pool_file_is_refused_whole(tmp_path: Path, tin
             archive.writestr(name, data)
     mismatched = izbench_here("pool", "import", str(tmp_path / "other.izpool"), env=fresh)
     assert mismatched.returncode == 2 and "is not what the pool was scored on" in mismatched.stderr
+    # A pool file not made yet (configs/paper-pool.toml's before its build): how to make it.
+    missing = izbench_here("pool", "import", str(tmp_path / "none.izpool"), env=fresh)
+    assert missing.returncode == 2 and "no pool file at" in missing.stderr and "izbench pool export" in missing.stderr
+    assert len(missing.stderr.strip().splitlines()) == 1
     con = duckdb.connect(str(tmp_path / "fresh.duckdb"), read_only=True)
     assert con.execute("SELECT count(*) FROM pools").fetchone() == (0,)
     assert con.execute("SELECT count(*) FROM pool_scores").fetchone() == (0,)
