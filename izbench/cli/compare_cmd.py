@@ -305,9 +305,14 @@ def _print_leaderboard(
         if out.area is not None and out.area.improvement:
             console.print(area_improvement_table(out).rich("anytime: P(area)"))
     if part.units:
-        from izbench.report.anytime_text import units_table
+        from izbench.report.anytime_text import area_improvement_table, budget_table, units_table
 
         console.print(units_table(part.units).rich("anytime against each budget unit: area IQM [95%]"))
+        by_proposals = part.units.get("proposals")
+        if by_proposals is not None and by_proposals.budgets:
+            console.print(budget_table(by_proposals).rich("anytime after b proposals: IQM [95%]"))
+            if by_proposals.area is not None and by_proposals.area.improvement:
+                console.print(area_improvement_table(by_proposals).rich("anytime against proposals: P(area)"))
     console.print(leaderboard_table(part.board).rich("per task: raw test score (mean over seeds [95% interval])"))
     from izbench.report.units import spend_table, spending
 

@@ -13,7 +13,8 @@ instruction. Here the curves are put on the seed-level statistics' normalized sc
 - **Runtime distribution**: the share of runs whose answer has reached a target after k
   instructions: the reference (normalized 1), and the best any run of the comparison found on
   that (task, seed) (or the pool's oracle) minus a tolerance.
-- **Budget table**: the IQM with its interval read off the curves at chosen budgets.
+- **Budget table**: the IQM with its interval read off the curves at chosen budgets, in distinct
+  instructions and in proposals (the papers' evaluations, repeats included).
 
 The same curves can be drawn against any budget unit (``AXES``): proposals, (instruction,
 example) evaluations, black-box calls or tokens, each recorded per candidate. There a run's
@@ -220,8 +221,8 @@ def anytime(
     _bands(out)
     _area(out)
     _reached(out, normalized, oracle)
-    if axis == "distinct":
-        _budget_table(out, cells, normalized, budgets)
+    if axis in ("distinct", "proposals"):
+        _budget_table(out, cells, largest, normalized, budgets)
     return out
 
 
@@ -308,16 +309,34 @@ def _reached(out: Anytime, normalized: Normalized, oracle: dict[str, float] | No
         }
 
 
-def _budget_table(out: Anytime, cells: list[CellResult], normalized: Normalized, budgets: Sequence[int]) -> None:
-    shown = [b for b in budgets if b <= out.length] or [out.length]
+def _budget_table(
+    out: Anytime,
+    cells: list[CellResult],
+    largest: dict[tuple[str, str, int], CellResult],
+    normalized: Normalized,
+    budgets: Sequence[int],
+) -> None:
+    """The IQM [95%] at each budget: after b distinct instructions, or (``out.axis`` proposals,
+    the papers' evaluations, repeats included) after b proposals."""
+    limit = out.length if out.axis == "distinct" else int(out.grid[-1])
+    shown = [b for b in budgets if b <= limit] or [limit]
     for method in out.methods:
         row: dict[int, Estimate | None] = {}
         for b in shown:
-            if out.free[method]:
+            if out.free[method] and out.axis == "distinct":
                 row[b] = out.iqm[method][b - 1]
                 continue
-            # A run planned for b answers with its own test score (its curve need not be stored).
-            planned = {(c.task, c.seed): c.test_score for c in cells if c.method == method and c.budget == b}
+            if out.free[method]:  # each run's incumbent once it had made b proposals
+                at_b = [[_at(largest[(method, t, s)], normalized, b) for t in out.tasks] for s in out.seeds]
+                row[b] = _iqm_interval(np.array(at_b))
+                continue
+            # A run planned for b answers with its own test score (its curve need not be stored);
+            # in proposals, a run planned for b that made exactly b.
+            planned = {
+                (c.task, c.seed): c.test_score
+                for c in cells
+                if c.method == method and c.budget == b and (out.axis == "distinct" or c.proposals == b)
+            }
             if all((t, s) in planned for t in out.tasks for s in out.seeds):
                 final = np.array(
                     [[_normal(normalized, t, s, [planned[(t, s)]])[0] for t in out.tasks] for s in out.seeds]
@@ -326,6 +345,13 @@ def _budget_table(out: Anytime, cells: list[CellResult], normalized: Normalized,
             else:
                 row[b] = None
         out.budgets[method] = row
+
+
+def _at(cell: CellResult, normalized: Normalized, spent_by: int) -> float:
+    """``cell``'s normalized answer once it had made ``spent_by`` proposals."""
+    spent = spend(cell, "proposals")
+    assert spent is not None  # runs without it were skipped
+    return on_grid(_normal(normalized, cell.task, cell.seed, list(cell.anytime)), spent, [spent_by])[0]
 
 
 def _iqm_interval(scores: np.ndarray) -> Estimate:

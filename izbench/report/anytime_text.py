@@ -8,7 +8,8 @@ from izbench.report.table import TextTable
 
 
 def budget_table(out: Anytime) -> TextTable:
-    """Per method, the IQM of the normalized score [95%] after b distinct instructions."""
+    """Per method, the IQM of the normalized score [95%] after b distinct instructions (or b
+    proposals, on that axis)."""
     budgets = sorted({b for row in out.budgets.values() for b in row})
     rows = []
     for method in sorted(out.methods, key=lambda m: -out.iqm[m][-1].value):
@@ -27,6 +28,14 @@ def area_table(out: Anytime) -> TextTable:
         for m in sorted(aggregates, key=lambda m: -aggregates[m]["IQM"].value)
     ]
     return TextTable(["method", "area IQM [95%]", "area mean [95%]"], rows, right=frozenset({1, 2}))
+
+
+PROPOSALS_TITLE = "Anytime after b proposals (the papers' evaluations, repeats included)"
+PROPOSALS_NOTE = (
+    "The same runs read after b proposals: a proposal that repeats an instruction counts (the papers' "
+    "budget of 150 evaluations is one of proposals), so a method that proposes more distinct instructions "
+    "for the same b is seen to. Areas over 0 .. the most proposals any run made."
+)
 
 
 def area_improvement_table(out: Anytime) -> TextTable:

@@ -13,6 +13,8 @@ from izbench.report.acquisition import AcquisitionSummary, by_method
 from izbench.report.aggregate import Leaderboard, Section, cell_record
 from izbench.report.anytime import Anytime
 from izbench.report.anytime_text import (
+    PROPOSALS_NOTE,
+    PROPOSALS_TITLE,
     UNITS_NOTE,
     anytime_notes,
     area_improvement_table,
@@ -189,6 +191,11 @@ def section_markdown(section: Section, level: int = 2) -> str:
     if section.units:
         parts += [f"{h}# Anytime against each budget unit: area IQM [95%]\n", UNITS_NOTE + "\n"]
         parts.append(units_table(section.units).markdown())
+        by_proposals = section.units.get("proposals")
+        if by_proposals is not None and by_proposals.budgets:
+            parts += [f"{h}# {PROPOSALS_TITLE}\n", PROPOSALS_NOTE + "\n", budget_table(by_proposals).markdown()]
+            if by_proposals.area is not None and by_proposals.area.improvement:
+                parts.append(area_improvement_table(by_proposals).markdown())
     parts += [f"{h}# Budget spent, in every unit\n", SPEND_NOTE + "\n", spend_table(spending(section.cells)).markdown()]
     acquisition = by_method(section.cells)
     if acquisition:
@@ -246,6 +253,14 @@ def _html_section(section: Section, images: dict[str, bytes], suffix: str) -> st
             f"<h3>Anytime against each budget unit: area IQM [95%]</h3><p>{esc(UNITS_NOTE)}</p>"
             f"{units_table(section.units).html(f'units{suffix}')}"
         )
+        by_proposals = section.units.get("proposals")
+        if by_proposals is not None and by_proposals.budgets:
+            headline += (
+                f"<h3>{esc(PROPOSALS_TITLE)}</h3><p>{esc(PROPOSALS_NOTE)}</p>"
+                f"{budget_table(by_proposals).html(f'proposal-budgets{suffix}')}"
+            )
+            if by_proposals.area is not None and by_proposals.area.improvement:
+                headline += area_improvement_table(by_proposals).html(f"proposal-area-improvement{suffix}")
     headline += (
         f"<h3>Budget spent, in every unit</h3><p>{esc(SPEND_NOTE)}</p>"
         f"{spend_table(spending(section.cells)).html(f'spend{suffix}')}"

@@ -159,8 +159,41 @@ def test_curves_against_a_unit_are_step_functions_of_what_each_run_spent() -> No
     assert np.allclose(out.curves["cheap"][0, 0, 15:], 0.9) and out.curves["cheap"][0, 0, 0] == 0.0
     assert np.allclose(out.curves["dear"][0, 0, :15], 0.0) and out.curves["dear"][0, 0, -1] == 0.9
     assert out.area.aggregates["cheap"]["IQM"].value > out.area.aggregates["dear"]["IQM"].value + 0.3
-    assert out.budgets == {}  # the budget table is read in distinct instructions only
+    assert out.budgets == {}  # the budget table is read in distinct instructions and proposals only
     # No run recorded tokens: no curve against them, and the others say why.
     assert anytime(cells, axis="tokens") is None
     assert set(by_unit(cells)) == {"proposals", "example-evals"}
     assert by_unit(cells)["proposals"].curves["cheap"].shape == (3, 2, GRID)
+
+
+def proposing_cell(method: str, task: str, seed: int, steps: list[int], curve: list[float], budget: int) -> CellResult:
+    """A run whose distinct instructions came at proposals ``steps`` (0-based; the others repeated
+    an instruction), having made ``budget`` proposals in all."""
+    candidates = [Candidate(step=k, instruction=f"i{k}", val_score=0.0, val_scores=(), examples=4) for k in steps]
+    return replace(cell(method, task, seed, curve, budget=budget), proposals=budget, result=MethodResult(candidates))
+
+
+def test_the_budget_table_in_proposals_reads_each_run_after_b_proposals_repeats_included() -> None:
+    cells: list[CellResult] = []
+    for task in ("a", "b"):
+        for seed in range(3):
+            cells += anchors(task, seed)
+            # Distinct instructions at proposals 1, 4 and 8: after 2 proposals the first answer,
+            # after 4 the second, after 8 the third.
+            cells.append(proposing_cell("uniform", task, seed, [0, 3, 7], [0.2, 0.6, 0.9], budget=8))
+            # ape plans by its budget: read only from runs planned for b that made b proposals.
+            cells.append(proposing_cell("ape", task, seed, [0, 1, 2], [0.5, 0.5, 0.7], budget=8))
+            cells.append(proposing_cell("ape", task, seed, [0, 1], [0.4, 0.3], budget=2))
+    by_distinct = anytime(cells, budgets=(2, 4, 8))
+    assert by_distinct is not None and set(by_distinct.budgets["uniform"]) == {2}  # 3 distinct at most
+    out = anytime(cells, axis="proposals", budgets=(2, 4, 8))
+    assert out is not None and out.free == {"ape": False, "uniform": True}
+    uniform = out.budgets["uniform"]
+    assert [uniform[b].value for b in (2, 4, 8) if uniform[b] is not None] == pytest.approx([0.2, 0.6, 0.9])
+    ape = out.budgets["ape"]
+    assert ape[2] is not None and ape[2].value == pytest.approx(0.3) and ape[4] is None
+    assert ape[8] is not None and ape[8].value == pytest.approx(0.7)
+    # A run planned for 4 distinct instructions that needed 6 proposals does not stand for b = 4.
+    cells += [replace(c, budget=4, proposals=6) for c in cells if c.method == "ape" and c.budget == 2]
+    again = anytime(cells, axis="proposals", budgets=(2, 4, 8))
+    assert again is not None and again.budgets["ape"][4] is None
