@@ -33,8 +33,8 @@ def area_table(out: Anytime) -> TextTable:
 PROPOSALS_TITLE = "Anytime after b proposals (the papers' evaluations, repeats included)"
 PROPOSALS_NOTE = (
     "The same runs read after b proposals: a proposal that repeats an instruction counts (the papers' "
-    "budget of 150 evaluations is one of proposals), so a method that proposes more distinct instructions "
-    "for the same b is seen to. Areas over 0 .. the most proposals any run made."
+    "budget of 150 evaluations is one of proposals), so a method whose proposals repeat fewer instructions "
+    "has tried more of them by b. Areas over 0 .. the most proposals any run made."
 )
 
 
